@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* secretref new: create a reference. */
+#include "form.h"
+
+int cli_new(struct cli *cli, int argc, char **argv)
+{
+    struct ref_form form;
+    const char *name = NULL;
+    sr_store *st = NULL;
+    sr_rc rc;
+    int status;
+
+    if ((status = form_parse("new", argc, argv, &form, &name)) != 0)
+        goto out;
+    if ((status = form_prompt(&form, &name, 1)) != 0)
+        goto out;
+    if (!name) {
+        status = cli_usage("new", "give the reference's NAME");
+        goto out;
+    }
+    if ((status = form_load(&form, 1)) != 0 ||
+        (status = cli_open(cli, 1, &st)) != 0)
+        goto out;
+    form.spec.name = name;
+    if ((rc = sr_ref_create(st, &form.spec)) != SR_OK) {
+        status = cli_fail_store(st, rc);
+        goto out;
+    }
+    fprintf(stderr, "secretref: %s: created (%s)\n", name,
+            sr_kind_name(form.spec.kind));
+out:
+    sr_store_free(st);
+    form_clear(&form);
+    return status < 0 ? 0 : status;
+}

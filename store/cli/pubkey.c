@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* secretref pubkey: the public key of a certificate reference. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_pubkey(struct cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    sr_pubkey_format format = SR_PUBKEY_PEM;
+    sr_store *st = NULL;
+    char *text = NULL;
+    int opt, status;
+    sr_rc rc;
+
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (opt == 'f' && strcmp(optarg, "pem") == 0) {
+            format = SR_PUBKEY_PEM;
+        } else if (opt == 'f' && strcmp(optarg, "openssh") == 0) {
+            format = SR_PUBKEY_OPENSSH;
+        } else if (opt == 'h') {
+            printf("usage: secretref pubkey NAME [--format pem|openssh]\n\n"
+                   "Prints the public key: PEM, or the OpenSSH line that "
+                   "Azure's local-user\nsetup (and authorized_keys) take.\n");
+            return 0;
+        } else {
+            return cli_usage("pubkey", "--format is pem or openssh");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("pubkey", "give one reference NAME");
+    if ((status = cli_open(cli, 0, &st)) != 0)
+        return status;
+    if ((rc = sr_ref_pubkey(st, argv[optind], format, &text)) != SR_OK)
+        status = cli_fail_store(st, rc);
+    else
+        fputs(text, stdout);
+    free(text);
+    sr_store_free(st);
+    return status;
+}

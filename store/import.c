@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Import of a project configuration: everything is validated before the
+ * first write, and then written in one transaction. Fields that could
+ * carry a secret are refused by name; imported secrets are "not set". */
+#include "internal.h"
+
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define IMPORT_MAX (64 * 1024 * 1024)
+
+/* One reference of the file, validated. */
+struct import_ref {
+    const char *name, *description, *environment, *expires;
+    sr_kind kind;
+    const char *vault_client, *vault_secret, *vault_version;
+    unsigned char *public_der;
+    size_t public_len;
+    const char *chain;
+};
+
+struct import_plan {
+    const char **envs;
+    size_t n_envs;
+    struct import_ref *refs;
+    size_t n_refs;
+};
+
+static void plan_clear(struct import_plan *plan)
+{
+    size_t i;
+
+    for (i = 0; i < plan->n_refs; i++)
+        free(plan->refs[i].public_der);
+    free(plan->refs);
+    free(plan->envs);
+    memset(plan, 0, sizeof(*plan));
+}
+
+/* Only these keys may appear; anything else, in particular anything that
+ * could hold a secret, is refused. */
+static sr_rc keys_allowed(sr_store *st, json_t *obj, const char *where,
+                          const char *const *allowed)
+{
+    const char *key;
+    json_t *value;
+    size_t i;
+
+    json_object_foreach(obj, key, value) {
+        for (i = 0; allowed[i]; i++)
+            if (strcmp(key, allowed[i]) == 0)
+                break;
+        if (!allowed[i])
+            return sr_err(st, SR_ERR_FORMAT,
+                          "%s: field \"%.64s\" is not allowed (an export "
+                          "carries no secrets, and unknown fields are "
+                          "refused)",
+                          where, key);
+    }
+    (void)value;
+    return SR_OK;
+}
+
+/* A string field: required or optional (NULL or JSON null). */
+static sr_rc get_string(sr_store *st, json_t *obj, const char *key,
+                        int required, const char *where, const char **out)
+{
+    json_t *v = json_object_get(obj, key);
+
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        if (required)
+            return sr_err(st, SR_ERR_FORMAT, "%s: \"%s\" is missing", where,
+                          key);
+        return SR_OK;
+    }
+    if (!json_is_string(v))
+        return sr_err(st, SR_ERR_FORMAT, "%s: \"%s\" must be a string",
+                      where, key);
+    *out = json_string_value(v);
+    return SR_OK;
+}
+
+/* The certificate part: a public key and an optional chain, both PEM,
+ * with nothing private in them. */
+static sr_rc read_certificate(sr_store *st, json_t *cert, const char *where,
+                              struct import_ref *r)
+{
+    static const char *const allowed[] = {"public_key", "chain", NULL};
+    const char *pem = NULL;
+    EVP_PKEY *pkey = NULL;
+    X509 *x509 = NULL;
+    BIO *bio = NULL;
+    unsigned char *der = NULL;
+    int len, first = 1;
+    sr_rc rc;
+
+    if (!json_is_object(cert))
+        return sr_err(st, SR_ERR_FORMAT, "%s: \"certificate\" must be an "
+                      "object", where);
+    if ((rc = keys_allowed(st, cert, where, allowed)) != SR_OK ||
+        (rc = get_string(st, cert, "public_key", 1, where, &pem)) != SR_OK ||
+        (rc = get_string(st, cert, "chain", 0, where, &r->chain)) != SR_OK)
+        return rc;
+    if (strstr(pem, "PRIVATE") || (r->chain && strstr(r->chain, "PRIVATE")))
+        return sr_err(st, SR_ERR_FORMAT,
+                      "%s: holds private key material; refusing it", where);
+    rc = sr_err(st, SR_ERR_FORMAT, "%s: public_key is not a PEM public key",
+                where);
+    if (!(bio = BIO_new_mem_buf(pem, -1)) ||
+        !(pkey = PEM_read_bio_PUBKEY_ex(bio, NULL, NULL, NULL, sr_libctx(),
+                                        NULL)) ||
+        (len = i2d_PUBKEY(pkey, &der)) <= 0)
+        goto out;
+    r->public_der = der;
+    r->public_len = (size_t)len;
+    der = NULL;
+    BIO_free(bio);
+    bio = NULL;
+    if (r->chain) {
+        rc = sr_err(st, SR_ERR_FORMAT, "%s: chain is not PEM certificates",
+                    where);
+        if (!(bio = BIO_new_mem_buf(r->chain, -1)))
+            goto out;
+        while ((x509 = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+            if (first && EVP_PKEY_eq(X509_get0_pubkey(x509), pkey) != 1) {
+                rc = sr_err(st, SR_ERR_FORMAT,
+                            "%s: the certificate does not match the public "
+                            "key",
+                            where);
+                goto out;
+            }
+            first = 0;
+            X509_free(x509);
+            x509 = NULL;
+        }
+        if (first)
+            goto out;
+    }
+    rc = sr_err_clear(st);
+out:
+    ERR_clear_error();
+    X509_free(x509);
+    BIO_free(bio);
+    EVP_PKEY_free(pkey);
+    OPENSSL_free(der);
+    return rc;
+}
+
+static int env_known(sr_store *st, const struct import_plan *plan,
+                     const char *name)
+{
+    int64_t id;
+    size_t i;
+
+    for (i = 0; i < plan->n_envs; i++)
+        if (strcasecmp(plan->envs[i], name) == 0)
+            return 1;
+    if (sr_db_env_find(st, name, &id, NULL) == SR_OK)
+        return 1;
+    sr_err_clear(st);
+    return 0;
+}
+
+static sr_rc read_reference(sr_store *st, const struct import_plan *plan,
+                            json_t *obj, size_t index, struct import_ref *r)
+{
+    static const char *const allowed[] = {
+        "name", "description", "environment_type", "expires", "kind",
+        "key_vault", "certificate", NULL};
+    static const char *const vault_allowed[] = {"client", "secret", "version",
+                                                NULL};
+    const char *kind = NULL;
+    json_t *vault, *cert;
+    char where[64];
+    sr_rc rc;
+
+    snprintf(where, sizeof(where), "references[%zu]", index);
+    if (!json_is_object(obj))
+        return sr_err(st, SR_ERR_FORMAT, "%s: must be an object", where);
+    if ((rc = keys_allowed(st, obj, where, allowed)) != SR_OK ||
+        (rc = get_string(st, obj, "name", 1, where, &r->name)) != SR_OK ||
+        (rc = get_string(st, obj, "description", 0, where,
+                         &r->description)) != SR_OK ||
+        (rc = get_string(st, obj, "environment_type", 0, where,
+                         &r->environment)) != SR_OK ||
+        (rc = get_string(st, obj, "expires", 0, where, &r->expires)) !=
+            SR_OK ||
+        (rc = get_string(st, obj, "kind", 1, where, &kind)) != SR_OK)
+        return rc;
+    if ((rc = sr_name_check("reference", r->name, &st->err)) != SR_OK)
+        return sr_err(st, SR_ERR_FORMAT, "%s: %s", where, st->err.msg);
+    if (sr_kind_parse(kind, &r->kind) != SR_OK)
+        return sr_err(st, SR_ERR_FORMAT, "%s: unknown kind \"%.32s\"", where,
+                      kind);
+    if (r->description && (strlen(r->description) > 1000 ||
+                           strpbrk(r->description, "\r\n")))
+        return sr_err(st, SR_ERR_FORMAT,
+                      "%s: the description must be one line of at most "
+                      "1000 bytes",
+                      where);
+    if (r->expires && !sr_date_valid(r->expires))
+        return sr_err(st, SR_ERR_FORMAT, "%s: expires is not a date", where);
+    if (r->environment && !env_known(st, plan, r->environment))
+        return sr_err(st, SR_ERR_FORMAT,
+                      "%s: environment type %.64s is not defined", where,
+                      r->environment);
+    vault = json_object_get(obj, "key_vault");
+    cert = json_object_get(obj, "certificate");
+    if ((vault && r->kind != SR_KIND_KEY_VAULT) ||
+        (cert && r->kind != SR_KIND_CERTIFICATE))
+        return sr_err(st, SR_ERR_FORMAT,
+                      "%s: parts do not match the kind %s", where, kind);
+    if (vault) {
+        if (!json_is_object(vault))
+            return sr_err(st, SR_ERR_FORMAT, "%s: key_vault must be an "
+                          "object", where);
+        if ((rc = keys_allowed(st, vault, where, vault_allowed)) != SR_OK ||
+            (rc = get_string(st, vault, "client", 1, where,
+                             &r->vault_client)) != SR_OK ||
+            (rc = get_string(st, vault, "secret", 1, where,
+                             &r->vault_secret)) != SR_OK ||
+            (rc = get_string(st, vault, "version", 0, where,
+                             &r->vault_version)) != SR_OK)
+            return rc;
+        if (sr_name_check("Key Vault client", r->vault_client, &st->err) ||
+            sr_name_check("Key Vault secret", r->vault_secret, &st->err) ||
+            (r->vault_version &&
+             sr_name_check("Key Vault version", r->vault_version, &st->err)))
+            return sr_err(st, SR_ERR_FORMAT, "%s: %s", where, st->err.msg);
+    }
+    if (cert && (rc = read_certificate(st, cert, where, r)) != SR_OK)
+        return rc;
+    return SR_OK;
+}
+
+static sr_rc plan_read(sr_store *st, json_t *root, struct import_plan *plan)
+{
+    static const char *const allowed[] = {"format", "version", "exported",
+                                          "environment_types", "references",
+                                          NULL};
+    json_t *envs, *refs, *v;
+    const char *format = NULL;
+    size_t i, j;
+    sr_rc rc;
+
+    if (!json_is_object(root))
+        return sr_err(st, SR_ERR_FORMAT, "the file is not a JSON object");
+    if ((rc = keys_allowed(st, root, "the file", allowed)) != SR_OK ||
+        (rc = get_string(st, root, "format", 1, "the file", &format)) !=
+            SR_OK)
+        return rc;
+    if (strcmp(format, "secretref-export") != 0)
+        return sr_err(st, SR_ERR_FORMAT, "not a secretref export");
+    v = json_object_get(root, "version");
+    if (!json_is_integer(v) || json_integer_value(v) != 1)
+        return sr_err(st, SR_ERR_FORMAT,
+                      "export format version is not 1 (made by a newer "
+                      "secretref?)");
+    envs = json_object_get(root, "environment_types");
+    refs = json_object_get(root, "references");
+    if ((envs && !json_is_array(envs)) || !json_is_array(refs))
+        return sr_err(st, SR_ERR_FORMAT,
+                      "environment_types and references must be arrays");
+    plan->n_envs = envs ? json_array_size(envs) : 0;
+    plan->n_refs = json_array_size(refs);
+    if ((plan->n_envs && !(plan->envs = calloc(plan->n_envs,
+                                               sizeof(*plan->envs)))) ||
+        (plan->n_refs && !(plan->refs = calloc(plan->n_refs,
+                                               sizeof(*plan->refs))))) {
+        plan->n_refs = 0;
+        return sr_err(st, SR_ERR_NOMEM, "out of memory");
+    }
+    for (i = 0; i < plan->n_envs; i++) {
+        v = json_array_get(envs, i);
+        if (!json_is_string(v) ||
+            sr_name_check("environment type", json_string_value(v),
+                          &st->err) != SR_OK)
+            return sr_err(st, SR_ERR_FORMAT,
+                          "environment_types[%zu]: not a valid name", i);
+        plan->envs[i] = json_string_value(v);
+    }
+    for (i = 0; i < plan->n_refs; i++) {
+        if ((rc = read_reference(st, plan, json_array_get(refs, i), i,
+                                 &plan->refs[i])) != SR_OK)
+            return rc;
+        for (j = 0; j < i; j++) {
+            const struct import_ref *a = &plan->refs[j], *b = &plan->refs[i];
+            if (strcmp(a->name, b->name) == 0 &&
+                ((!a->environment && !b->environment) ||
+                 (a->environment && b->environment &&
+                  strcasecmp(a->environment, b->environment) == 0)))
+                return sr_err(st, SR_ERR_FORMAT,
+                              "references[%zu]: %s appears twice for the "
+                              "same environment type",
+                              i, b->name);
+        }
+    }
+    return SR_OK;
+}
+
+/* Writes one reference: new ones arrive "not set"; existing ones of the
+ * same kind get the new metadata and keep their secret. */
+static sr_rc write_reference(sr_store *st, const struct import_ref *r,
+                             int *created)
+{
+    struct sr_ref_row row;
+    struct sr_version_row v;
+    sr_ref_spec spec;
+    int64_t env_id = 0;
+    char now[21];
+    sr_rc rc;
+
+    memset(&v, 0, sizeof(v));
+    if (r->environment &&
+        (rc = sr_db_env_find(st, r->environment, &env_id, NULL)) != SR_OK)
+        return rc;
+    *created = 0;
+    rc = sr_db_ref_get(st, r->name, env_id, &row);
+    if (rc == SR_OK) {
+        if (row.info.kind != r->kind) {
+            rc = sr_err(st, SR_ERR_FORMAT,
+                        "%s: is a %s reference here and %s in the file",
+                        r->name, sr_kind_name(row.info.kind),
+                        sr_kind_name(r->kind));
+        } else {
+            free(row.info.description);
+            free(row.info.expires);
+            free(row.info.updated);
+            sr_now_iso(now);
+            row.info.description = strdup(r->description ? r->description
+                                                         : "");
+            row.info.expires = strdup(r->expires ? r->expires : "");
+            row.info.updated = strdup(now);
+            if (!row.info.description || !row.info.expires ||
+                !row.info.updated)
+                rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
+            else
+                rc = sr_db_ref_update_meta(st, &row);
+        }
+        sr_ref_row_clear(&row);
+        return rc;
+    }
+    if (rc != SR_ERR_NOTFOUND)
+        return rc;
+    memset(&spec, 0, sizeof(spec));
+    spec.name = r->name;
+    spec.description = r->description;
+    spec.environment = r->environment;
+    spec.expires = r->expires;
+    spec.kind = r->kind;
+    /* A Key Vault locator holds no secret: it arrives ready to resolve. */
+    spec.vault_client = r->vault_client;
+    spec.vault_secret = r->vault_secret;
+    spec.vault_version = r->vault_version;
+    if ((rc = sr_ref_create(st, &spec)) != SR_OK)
+        return rc;
+    *created = 1;
+    if (!r->public_der)
+        return SR_OK;
+    /* The public part of a certificate reference is kept as version 0, so
+     * show and pubkey work before the key is set. */
+    if ((rc = sr_db_ref_get(st, r->name, env_id, &row)) != SR_OK)
+        return rc;
+    sr_now_iso(now);
+    v.version = 0;
+    v.public_key = r->public_der;
+    v.public_key_len = r->public_len;
+    v.cert_chain_pem = (char *)r->chain;
+    v.created = now;
+    v.created_by = st->user;
+    v.note = (char *)"imported (public part only)";
+    rc = sr_db_version_add(st, row.info.id, &v);
+    sr_ref_row_clear(&row);
+    return rc;
+}
+
+sr_rc sr_import(sr_store *st, const char *json, size_t len, char **summary)
+{
+    struct import_plan plan;
+    json_error_t jerr;
+    json_t *root = NULL;
+    size_t i, created = 0, updated = 0, envs_added = 0;
+    int64_t id;
+    int was_created = 0;
+    char buf[160];
+    sr_rc rc;
+
+    memset(&plan, 0, sizeof(plan));
+    if (summary)
+        *summary = NULL;
+    if (len > IMPORT_MAX)
+        return sr_err(st, SR_ERR_FORMAT, "the file is larger than 64 MiB");
+    if (!(root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr))) {
+        return sr_err(st, SR_ERR_FORMAT, "not valid JSON at line %d: %.80s",
+                      jerr.line, jerr.text);
+    }
+    if ((rc = plan_read(st, root, &plan)) != SR_OK)
+        goto out;
+    if ((rc = sr_db_begin(st)) != SR_OK)
+        goto out;
+    for (i = 0; i < plan.n_envs && rc == SR_OK; i++) {
+        if (sr_db_env_find(st, plan.envs[i], &id, NULL) == SR_OK)
+            continue;
+        if ((rc = sr_db_env_add(st, plan.envs[i])) == SR_OK)
+            envs_added++;
+    }
+    for (i = 0; i < plan.n_refs && rc == SR_OK; i++) {
+        if ((rc = write_reference(st, &plan.refs[i], &was_created)) != SR_OK)
+            break;
+        if (was_created)
+            created++;
+        else
+            updated++;
+    }
+    snprintf(buf, sizeof(buf),
+             "%zu references created, %zu updated, %zu environment types "
+             "added",
+             created, updated, envs_added);
+    if (rc == SR_OK)
+        rc = sr_audit(st, NULL, 0, "import", buf);
+    if (rc == SR_OK)
+        rc = sr_db_commit(st);
+    if (rc != SR_OK) {
+        sr_db_rollback(st);
+        goto out;
+    }
+    if (summary && !(*summary = strdup(buf)))
+        rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
+out:
+    plan_clear(&plan);
+    json_decref(root);
+    return rc;
+}
