@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared by the integration tests: a private store per test, assertions,
+# and leak checks. Source it first; it sets -euo pipefail.
+#
+# Every test runs the real programs. A missing program fails the test
+# (require), it never skips it.
+set -euo pipefail
+
+: "${SECRETREF_BIN:?run through ctest (SECRETREF_BIN is not set)}"
+: "${SECRETREF_TEST_TMP:=/tmp/secretref-tests}"
+SECRETREF=$SECRETREF_BIN/secretref
+test_name=$(basename "$0" .sh)
+mkdir -p "$SECRETREF_TEST_TMP"
+T=$(mktemp -d "$SECRETREF_TEST_TMP/$test_name.XXXXXX")
+export HOME=$T/home XDG_CONFIG_HOME=$T/home/.config XDG_DATA_HOME=$T/home/.local/share
+mkdir -p "$HOME"
+# The default store of every test: its own folder.
+export SECRETREF_STORE=$T/store/store.db SECRETREF_KEY_FILE=$T/keys/master.key
+unset SECRETREF_ENVIRONMENT SECRETREF_PASSPHRASE_FILE
+passed=0
+failed=0
+cleanup_hooks=()
+
+on_exit() {
+  local status=$?
+  for hook in "${cleanup_hooks[@]}"; do eval "$hook" || true; done
+  if [ "$failed" -gt 0 ] || [ $status -ne 0 ]; then
+    echo "$test_name: kept $T for inspection" >&2
+    [ $status -ne 0 ] && [ "$failed" -eq 0 ] && echo "$test_name: aborted with status $status" >&2
+    echo "$passed passed, $((failed + (failed == 0 && status != 0 ? 1 : 0))) failed"
+    exit 1
+  fi
+  rm -rf "$T"
+  echo "$passed passed, 0 failed"
+}
+trap on_exit EXIT
+
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+
+# require PROGRAM...: a missing peer fails the test.
+require() {
+  local p
+  for p in "$@"; do
+    command -v "$p" >/dev/null 2>&1 || { fail "required program $p is not installed"; exit 1; }
+  done
+}
+
+# run NAME CMD...: runs CMD with stdout in $T/NAME.out, stderr in
+# $T/NAME.err, status in $status. Never fails by itself.
+run() {
+  local name=$1; shift
+  set +e
+  "$@" >"$T/$name.out" 2>"$T/$name.err"
+  status=$?
+  set -e
+  last=$name
+}
+
+# expect STATUS NAME CMD...: run, and check the exit status.
+expect() {
+  local want=$1 name=$2; shift 2
+  run "$name" "$@"
+  if [ "$status" -eq "$want" ]; then
+    pass
+  else
+    fail "$name: exit status $status, want $want; stderr: $(head -c 400 "$T/$name.err")"
+  fi
+}
+
+# sr ARGS...: the secretref command.
+sr() { "$SECRETREF" "$@"; }
+
+# contains FILE TEXT / lacks FILE TEXT: fixed-string search.
+contains() {
+  if grep -aqF -- "$2" "$1"; then pass; else fail "$1 does not contain '$2': $(head -c 300 "$1")"; fi
+}
+lacks() {
+  if grep -aqF -- "$2" "$1"; then fail "$1 contains '$2'"; else pass; fi
+}
+# err_contains TEXT: the last run's standard error.
+err_contains() { contains "$T/$last.err" "$1"; }
+out_contains() { contains "$T/$last.out" "$1"; }
+
+# one_line FILE: an error message is exactly one line.
+one_line() {
+  local n; n=$(wc -l <"$1")
+  if [ "$n" -eq 1 ]; then pass; else fail "$1 has $n lines, want 1: $(cat "$1")"; fi
+}
+
+# equal A B DESCRIPTION
+equal() {
+  if [ "$1" == "$2" ]; then pass; else fail "$3: '$1' != '$2'"; fi
+}
+
+# no_leak SECRET: the secret is in none of the outputs of this test, the
+# store, its WAL, or anything else under the test folder.
+no_leak() {
+  local secret=$1 hits
+  hits=$(grep -ralF -- "$secret" "$T" 2>/dev/null | grep -v '/input/' || true)
+  if [ -n "$hits" ]; then fail "secret leaked into: $hits"; else pass; fi
+}
+
+# input NAME CONTENT: a file under $T/input (excluded from no_leak).
+input() {
+  mkdir -p "$T/input"
+  printf '%s' "$2" >"$T/input/$1"
+  echo "$T/input/$1"
+}
+
+# store_digest: a digest of the store file and its WAL, to show nothing
+# changed.
+store_digest() {
+  cat "$SECRETREF_STORE" "$SECRETREF_STORE-wal" 2>/dev/null | sha256sum | cut -d' ' -f1
+}
