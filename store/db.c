@@ -31,9 +31,11 @@ sr_rc sr_db_open(const char *path, int create, sqlite3 **out,
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                   0600);
         if (fd < 0)
-            return sr_error_set(e, rc, "%s: %s", path,
-                                errno == EEXIST ? "a store already exists"
-                                                : strerror(errno));
+            return errno == EEXIST
+                       ? sr_error_set(e, SR_ERR_EXISTS,
+                                      "%s: a store already exists", path)
+                       : sr_error_set(e, rc, "%s: %s", path,
+                                      strerror(errno));
         close(fd);
     } else if (stat(path, &sb) != 0) {
         return sr_error_set(e, rc, "%s: %s%s", path, strerror(errno),

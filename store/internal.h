@@ -35,10 +35,8 @@ void sr_error_add_openssl(struct sr_error *e);
 
 /* ---- the private library context ---------------------------------------- */
 
-/* One per process, with the default provider loaded: the key core and the
- * key-file readers do all their cryptography here, never in the
- * application's context (which may route back into our own provider). */
-OSSL_LIB_CTX *sr_libctx(void);
+/* sr_libctx() (public): the key core and the key-file readers do all their
+ * cryptography there. */
 
 /* ---- reading key files (keyfile.c, sshkey.c) ---------------------------- */
 

@@ -145,6 +145,8 @@ sr_rc sr_kek_create_file(const char *path, unsigned char kek[SR_KEK_LEN],
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
               0600);
     if (fd < 0) {
+        if (errno == EEXIST)
+            rc = SR_ERR_EXISTS;
         sr_error_set(e, rc, "key file %s: %s", path,
                      errno == EEXIST ? "already exists; refusing to overwrite"
                                      : strerror(errno));

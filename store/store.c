@@ -105,7 +105,10 @@ static sr_rc passphrase_get(const sr_config *cfg,
                                cfg->passphrase_arg) != 0) {
             sr_secret_free(pass);
             return sr_error_set(e, SR_ERR_KEY_FILE,
-                                "no passphrase was given");
+                                "the store is sealed with a passphrase and "
+                                "none was given: give it with "
+                                "--passphrase-file or "
+                                "SECRETREF_PASSPHRASE_FILE");
         }
         pass->len = strnlen((char *)pass->data, PASSPHRASE_MAX - 1);
         *out = pass;

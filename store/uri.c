@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static char *dup_range(const char *start, size_t len)
 {
@@ -62,4 +63,51 @@ sr_rc sr_vault_uri_split(const char *uri, char **client, char **secret,
                          char **version)
 {
     return sr_vault_uri_parse(uri, client, secret, version, NULL);
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+sr_rc sr_uri_name(const char *uri, char **name)
+{
+    static const char scheme[] = "secretref:";
+    const char *p;
+    char *out, *q;
+    int hi, lo;
+
+    *name = NULL;
+    if (strncasecmp(uri, scheme, sizeof(scheme) - 1) != 0)
+        return SR_ERR_USAGE;
+    p = uri + sizeof(scheme) - 1;
+    /* "secretref://NAME" is accepted too, as users write it. */
+    if (p[0] == '/' && p[1] == '/')
+        p += 2;
+    if (!*p)
+        return SR_ERR_USAGE;
+    if (!(out = malloc(strlen(p) + 1)))
+        return SR_ERR_NOMEM;
+    for (q = out; *p; p++) {
+        if (*p != '%') {
+            *q++ = *p;
+            continue;
+        }
+        if ((hi = hex_digit(p[1])) < 0 || (lo = hex_digit(p[2])) < 0 ||
+            (hi == 0 && lo == 0)) {
+            free(out);
+            return SR_ERR_USAGE;
+        }
+        *q++ = (char)(hi << 4 | lo);
+        p += 2;
+    }
+    *q = '\0';
+    *name = out;
+    return SR_OK;
 }

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/types.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -43,6 +45,11 @@ typedef enum sr_rc {
     SR_ERR_WRONG_KIND,  /* the reference is of another kind */
     SR_RC_COUNT
 } sr_rc;
+
+/* The library context the key core does its cryptography in: OpenSSL's
+ * default provider, never the application's context (which may route back
+ * into the secretref provider). Created on first use; never freed. */
+OSSL_LIB_CTX *sr_libctx(void);
 
 /* A short, constant description of rc ("wrong encryption key"). */
 const char *sr_strerror(sr_rc rc);
@@ -209,6 +216,11 @@ sr_rc sr_ref_update(sr_store *st, const char *name, const sr_ref_spec *spec);
 sr_rc sr_vault_uri_split(const char *uri, char **client, char **secret,
                          char **version);
 
+/* The reference name of a "secretref:NAME" URI, percent-decoded
+ * (RFC 3986); malloc'd. SR_ERR_USAGE for another scheme, an empty name,
+ * a bad escape or a decoded NUL. */
+sr_rc sr_uri_name(const char *uri, char **name);
+
 /* Looks name up for the active environment type: its row, else the row
  * without a type. A row bound only to another type gives
  * SR_ERR_ENVIRONMENT. */
@@ -302,7 +314,8 @@ typedef struct sr_sign_params {
     const char *digest;      /* "SHA256"...; NULL: raw input (PKCS#1 with a
                                 DigestInfo already applied, or Ed25519) */
     const char *mgf1_digest; /* PSS; NULL: same as digest */
-    int salt_len;            /* PSS; -1: digest length, -2: maximum */
+    int salt_len;            /* PSS, as OpenSSL: -1 digest length,
+                                -2 auto, -3 maximum, or a length */
 } sr_sign_params;
 
 /* Signs tbs: a digest of params->digest for RSA and ECDSA, the whole
