@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # The main job, end to end, on the embedded SQLite store: builds secretref,
 # creates a store in a temporary folder, adds a reference of every kind,
-# lists and shows them, exports the configuration, and shows that no secret
-# is in the export or in clear in the store.
+# lists and shows them, uses certificate references from OpenSSL (a CSR, a
+# self-signed certificate, a TLS handshake) through the secretref provider,
+# exports the configuration, and shows that no secret is in the export or
+# in clear in the store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -58,6 +60,37 @@ show "$secretref" verify azure-sftp
 step "rotate, and see the versions"
 printf '%s\n' "demo-$(openssl rand -hex 12)" | show "$secretref" set orders-db --manual
 show "$secretref" history orders-db
+
+step "OpenSSL uses a certificate reference by name; the private key stays in the store"
+provider=(-provider-path "$src/build/lib" -provider secretref -provider default)
+show openssl req "${provider[@]}" -new -key secretref:azure-sftp -subj "/CN=sftp.example" \
+  -out "$demo/sftp.csr"
+openssl req -in "$demo/sftp.csr" -verify -noout
+show openssl req "${provider[@]}" -x509 -key secretref:orders-tls -subj "/CN=localhost" \
+  -days 30 -out "$demo/orders-self.crt"
+openssl verify -CAfile "$demo/orders-self.crt" "$demo/orders-self.crt"
+show openssl pkey "${provider[@]}" -in secretref:orders-tls -text -noout | head -n 3
+
+step "one TLS handshake served with the secretref key"
+for attempt in 1 2 3 4 5; do
+  port=$((20000 + RANDOM % 40000))
+  openssl s_server "${provider[@]}" -naccept 1 -accept "127.0.0.1:$port" \
+    -key secretref:orders-tls -cert "$demo/orders-self.crt" -tls1_3 -quiet \
+    >"$demo/s_server.log" 2>&1 &
+  server=$!
+  # Wait until it listens, without connecting: -naccept 1 serves one.
+  hexport=$(printf ':%04X ' "$port")
+  for _ in $(seq 100); do
+    grep -q "$hexport.* 0A " /proc/net/tcp && break
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$server" 2>/dev/null && break
+done
+echo "demo" | timeout 10 openssl s_client -connect "127.0.0.1:$port" -tls1_3 \
+  -CAfile "$demo/orders-self.crt" -verify_return_error -servername localhost \
+  2>&1 | grep -E "^(Verify return code|Peer signature type|New,)" || true
+wait "$server" 2>/dev/null || true
 
 step "export: metadata and public certificates only"
 show "$secretref" export --output "$demo/export.json"

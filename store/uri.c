@@ -111,3 +111,29 @@ sr_rc sr_uri_name(const char *uri, char **name)
     *name = out;
     return SR_OK;
 }
+
+char *sr_uri_from_name(const char *name)
+{
+    static const char scheme[] = "secretref:", digits[] = "0123456789ABCDEF";
+    size_t len = strlen(name), i;
+    char *uri, *q;
+
+    if (!(uri = malloc(sizeof(scheme) + 3 * len)))
+        return NULL;
+    memcpy(uri, scheme, sizeof(scheme) - 1);
+    q = uri + sizeof(scheme) - 1;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+            c == '~') {
+            *q++ = (char)c;
+        } else {
+            *q++ = '%';
+            *q++ = digits[c >> 4];
+            *q++ = digits[c & 15];
+        }
+    }
+    *q = '\0';
+    return uri;
+}

@@ -42,6 +42,7 @@ int cli_show(struct cli *cli, int argc, char **argv);
 int cli_list(struct cli *cli, int argc, char **argv);
 int cli_delete(struct cli *cli, int argc, char **argv);
 int cli_pubkey(struct cli *cli, int argc, char **argv);
+int cli_pem(struct cli *cli, int argc, char **argv);
 int cli_history(struct cli *cli, int argc, char **argv);
 int cli_rollback(struct cli *cli, int argc, char **argv);
 int cli_audit(struct cli *cli, int argc, char **argv);

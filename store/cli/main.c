@@ -17,6 +17,7 @@ static const struct cli_command commands[] = {
     {"list", cli_list, "list references, marking expired and expiring"},
     {"delete", cli_delete, "delete a reference (refused while in use)"},
     {"pubkey", cli_pubkey, "print a certificate reference's public key"},
+    {"pem", cli_pem, "write a PEM file that holds only a reference"},
     {"history", cli_history, "list a reference's versions"},
     {"rollback", cli_rollback, "make a new version equal to an old one"},
     {"audit", cli_audit, "show the audit log"},

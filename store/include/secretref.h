@@ -221,6 +221,10 @@ sr_rc sr_vault_uri_split(const char *uri, char **client, char **secret,
  * a bad escape or a decoded NUL. */
 sr_rc sr_uri_name(const char *uri, char **name);
 
+/* "secretref:NAME" with NAME percent-encoded (all but RFC 3986's
+ * unreserved characters); malloc'd, or NULL when out of memory. */
+char *sr_uri_from_name(const char *name);
+
 /* Looks name up for the active environment type: its row, else the row
  * without a type. A row bound only to another type gives
  * SR_ERR_ENVIRONMENT. */

@@ -35,6 +35,48 @@ on_exit() {
 }
 trap on_exit EXIT
 
+# foreign PROGRAM ARGS...: runs a program of the system (openssl, ssh,
+# pkcs11-tool) that loads one of our modules. In the sanitizer build the
+# module needs the ASan runtime loaded first; leak checking is then off,
+# since it would report the host program's own allocations.
+foreign() {
+  if [ "${SECRETREF_ASAN:-0}" = 1 ]; then
+    LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" \
+    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$@"
+  else
+    "$@"
+  fi
+}
+
+# wait_listen PORT PID: waits (at most 10 s) until something listens on
+# 127.0.0.1:PORT, without connecting to it (a server started with
+# -naccept 1 would count the probe as its one connection). Fails if PID
+# exits first.
+wait_listen() {
+  local hex i
+  hex=$(printf ':%04X ' "$1")
+  for i in $(seq 100); do
+    grep -q "$hex.* 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# free_port: a port nothing listens on now, from 20000-60000.
+free_port() {
+  local port hex
+  while :; do
+    port=$((20000 + RANDOM % 40000))
+    hex=$(printf ':%04X ' "$port")
+    grep -q "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null || { echo "$port"; return; }
+  done
+}
+
+# The options that make an openssl command load our provider.
+OSSL_PROV=(-provider-path "${SECRETREF_LIB:-}" -provider secretref -provider default)
+
 pass() { passed=$((passed + 1)); }
 fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 
