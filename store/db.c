@@ -15,6 +15,22 @@
  * turns: a busy store waits rather than failing with "database is locked". */
 #define BUSY_TIMEOUT_MS 30000
 
+/* The schema version of an existing file, read without writing to it: 0
+ * for an empty file or another program's database, -1 when it cannot be
+ * read (the pragmas in sr_db_open then say why). */
+static int existing_version(sqlite3 *db)
+{
+    sqlite3_stmt *stmt = NULL;
+    int version = -1;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        version = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return version;
+}
+
 sr_rc sr_db_open(const char *path, int create, sqlite3 **out,
                  struct sr_error *e)
 {
@@ -48,6 +64,15 @@ sr_rc sr_db_open(const char *path, int create, sqlite3 **out,
     }
     sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(db, 1);
+    /* Only init makes a store: an existing file without our schema is
+     * refused before the pragmas and migrations below could change it. */
+    if (!create && existing_version(db) == 0) {
+        sr_error_set(e, rc,
+                     "%s: not a secretref store (an empty file, or another "
+                     "program's database)",
+                     path);
+        goto out;
+    }
     /* journal_mode reads the header: a file that is not a database fails
      * here with a clear message rather than later. */
     if (sqlite3_exec(db,

@@ -91,9 +91,10 @@ sr_rc sr_schema_migrate(sqlite3 *db, struct sr_error *e)
                             sqlite3_errmsg(db));
     if (version > SR_SCHEMA_VERSION)
         return sr_error_set(e, SR_ERR_DB,
-                            "the store has schema version %d, newer than "
-                            "this program's %d: upgrade secretref",
-                            version, SR_SCHEMA_VERSION);
+                            "%s: the store has schema version %d, newer "
+                            "than this program's %d: upgrade secretref",
+                            sqlite3_db_filename(db, "main"), version,
+                            SR_SCHEMA_VERSION);
     if (version == SR_SCHEMA_VERSION)
         return SR_OK;
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
