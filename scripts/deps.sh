@@ -10,18 +10,48 @@ packages=(
   libssl-dev libsqlite3-dev libjansson-dev
   openssl libssl-doc openssh-client sqlite3 jq bsdutils util-linux xxd
   clang libclang-rt-14-dev
+  iproute2 xxd
+  openssh-server opensc gnutls-bin p11-kit p11-kit-modules softhsm2
 )
+backported=(pkcs11-provider)
+
+# pkcs11-provider (OpenSSL's PKCS#11 provider) is in bookworm-backports:
+# add that suite beside the Debian entry the machine already has.
+backports=/etc/apt/sources.list.d/secretref-backports.sources
+need_backports=0
+if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  need_backports=1
+fi
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
     || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+missing_bp=()
+for p in "${backported[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing_bp+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && [ ${#missing_bp[@]} -eq 0 ] && exit 0
 
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-echo "deps: installing ${missing[*]}" >&2
+if [ ${#missing_bp[@]} -gt 0 ] && [ "$need_backports" = 1 ]; then
+  # The same mirror and keyring as the machine's own Debian entry.
+  uri=$(grep -rhs -m1 -E '^URIs:.*debian/?$' /etc/apt/sources.list.d/*.sources | awk '{print $2}')
+  [ -n "$uri" ] || uri=$(grep -hs -m1 -E '^deb .*debian/? bookworm' /etc/apt/sources.list | awk '{print $2}')
+  [ -n "$uri" ] || uri=http://deb.debian.org/debian
+  printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$uri" | "${sudo[@]}" tee "$backports" >/dev/null
+fi
+echo "deps: installing ${missing[*]} ${missing_bp[*]}" >&2
 "${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-  "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+if [ ${#missing_bp[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    -t bookworm-backports "${missing_bp[@]}" >/dev/null
+fi

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -580,8 +581,45 @@ static sr_rc rebind_versions(sr_store *st, const struct sr_ref_row *old_ref,
     return rc;
 }
 
+/* The DER of the leaf when data holds certificates and no key (a renewed
+ * certificate for the key already held), else NULL. */
+static unsigned char *certificate_only(const unsigned char *data, size_t len,
+                                       size_t *der_len)
+{
+    const unsigned char *p = data;
+    unsigned char *der = NULL;
+    X509 *cert = NULL;
+    BIO *bio;
+    int n;
+
+    if (len > 1 << 20)
+        return NULL;
+    if (memmem(data, len, "-----BEGIN ", 11)) {
+        if (memmem(data, len, "PRIVATE KEY", 11) ||
+            !(bio = BIO_new_mem_buf(data, (int)len)))
+            return NULL;
+        cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+    } else if ((cert = d2i_X509(NULL, &p, (long)len)) && p != data + len) {
+        X509_free(cert);
+        cert = NULL;
+    }
+    ERR_clear_error();
+    if (!cert)
+        return NULL;
+    n = i2d_X509(cert, &der);
+    X509_free(cert);
+    if (n <= 0)
+        return NULL;
+    *der_len = (size_t)n;
+    return der;
+}
+
 sr_rc sr_ref_update(sr_store *st, const char *name, const sr_ref_spec *spec)
 {
+    unsigned char *cert_der;
+    size_t cert_len = 0;
+    sr_ref_spec rest;
     struct sr_keymaterial km;
     struct sr_version_row v;
     struct sr_ref_row row, old;
@@ -589,6 +627,18 @@ sr_rc sr_ref_update(sr_store *st, const char *name, const sr_ref_spec *spec)
     const char *changed = "metadata";
     sr_rc rc;
 
+    if (spec->key_file_data &&
+        (cert_der = certificate_only(spec->key_file_data, spec->key_file_len,
+                                     &cert_len))) {
+        rc = sr_ref_attach_certificate(st, name, cert_der, cert_len);
+        OPENSSL_free(cert_der);
+        if (rc != SR_OK)
+            return rc;
+        rest = *spec;
+        rest.key_file_data = NULL;
+        rest.key_file_len = 0;
+        return sr_ref_update(st, name, &rest);
+    }
     memset(&km, 0, sizeof(km));
     memset(&v, 0, sizeof(v));
     memset(&old, 0, sizeof(old));
@@ -657,6 +707,96 @@ out:
     sr_version_row_clear(&v);
     sr_ref_row_clear(&row);
     sr_ref_row_clear(&old);
+    return rc;
+}
+
+sr_rc sr_ref_attach_certificate(sr_store *st, const char *name,
+                                const unsigned char *der, size_t len)
+{
+    struct sr_keymaterial km;
+    struct sr_version_row v;
+    struct sr_ref_row row;
+    const unsigned char *p;
+    sr_secret *plain = NULL;
+    X509 *cert = NULL;
+    char expires[48] = "";
+    const ASN1_TIME *not_after;
+    struct tm tm;
+    sr_rc rc;
+
+    memset(&km, 0, sizeof(km));
+    memset(&v, 0, sizeof(v));
+    if ((rc = sr_ref_resolve(st, name, 0, &row)) != SR_OK)
+        return rc;
+    if (row.info.kind != SR_KIND_CERTIFICATE) {
+        rc = sr_err(st, SR_ERR_WRONG_KIND, "%s: is a %s reference, not a "
+                    "certificate", name, sr_kind_name(row.info.kind));
+        goto out;
+    }
+    p = der;
+    if (!(cert = d2i_X509(NULL, &p, (long)len)) || p != der + len) {
+        rc = sr_err(st, SR_ERR_FORMAT, "%s: not a DER certificate", name);
+        ERR_clear_error();
+        goto out;
+    }
+    if ((rc = sr_ref_unseal_current(st, &row, &plain)) != SR_OK)
+        goto out;
+    p = plain->data;
+    if (!(km.pkey = d2i_AutoPrivateKey_ex(NULL, &p, (long)plain->len,
+                                          sr_libctx(), NULL))) {
+        rc = sr_err(st, SR_ERR_TAMPER, "%s: the sealed key does not decode",
+                    name);
+        goto out;
+    }
+    if (EVP_PKEY_eq(X509_get0_pubkey(cert), km.pkey) != 1) {
+        rc = sr_err(st, SR_ERR_FORMAT,
+                    "%s: the certificate does not match the key", name);
+        ERR_clear_error();
+        goto out;
+    }
+    if (!(km.chain = sk_X509_new_null()) || !sk_X509_push(km.chain, cert)) {
+        rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    cert = NULL;
+    if (!*row.info.expires &&
+        (not_after = X509_get0_notAfter(sk_X509_value(km.chain, 0))) &&
+        ASN1_TIME_to_tm(not_after, &tm) == 1) {
+        snprintf(expires, sizeof(expires), "%04d-%02d-%02d",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+        free(row.info.expires);
+        if (!(row.info.expires = strdup(expires))) {
+            rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    v.version = row.info.version + 1;
+    if (!(v.created = now_string()) || !(v.created_by = strdup(st->user)) ||
+        !(v.note = strdup("certificate attached"))) {
+        rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = certificate_version(st, &row, &km, &v)) != SR_OK ||
+        (rc = sr_db_begin(st)) != SR_OK)
+        goto out;
+    free(row.info.updated);
+    row.info.updated = strdup(v.created);
+    if (!row.info.updated ||
+        (rc = sr_db_ref_update_meta(st, &row)) != SR_OK ||
+        (rc = sr_db_version_add(st, row.info.id, &v)) != SR_OK ||
+        (rc = sr_audit(st, row.info.name, v.version, "update",
+                       "certificate attached")) != SR_OK ||
+        (rc = sr_db_commit(st)) != SR_OK) {
+        if (rc == SR_OK)
+            rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
+        sr_db_rollback(st);
+    }
+out:
+    X509_free(cert);
+    sr_secret_free(plain);
+    sr_keymaterial_clear(&km);
+    sr_version_row_clear(&v);
+    sr_ref_row_clear(&row);
     return rc;
 }
 

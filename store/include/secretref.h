@@ -225,6 +225,12 @@ sr_rc sr_uri_name(const char *uri, char **name);
  * unreserved characters); malloc'd, or NULL when out of memory. */
 char *sr_uri_from_name(const char *name);
 
+/* Attaches a certificate (DER) to the certificate reference name as a new
+ * version; it must match the reference's key (SR_ERR_FORMAT otherwise).
+ * The certificate's notAfter becomes the expiry date when none is set. */
+sr_rc sr_ref_attach_certificate(sr_store *st, const char *name,
+                                const unsigned char *der, size_t len);
+
 /* Looks name up for the active environment type: its row, else the row
  * without a type. A row bound only to another type gives
  * SR_ERR_ENVIRONMENT. */
