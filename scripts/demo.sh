@@ -4,7 +4,7 @@
 # creates a store in a temporary folder, adds a reference of every kind,
 # lists and shows them, uses certificate references from OpenSSL (a CSR, a
 # self-signed certificate, a TLS handshake) through the secretref provider,
-# exports the configuration, and shows that no secret is in the export or
+# lists and uses them as a PKCS#11 token, exports the configuration, and shows that no secret is in the export or
 # in clear in the store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,8 @@ src=$PWD
 
 "$src/scripts/deps.sh"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+cmake --build build -j "$(nproc 2>/dev/null || echo 2)" \
+  --target secretref secretref_provider secretref_pkcs11 >/dev/null
 secretref=$src/build/bin/secretref
 
 demo=$(mktemp -d /tmp/secretref-demo.XXXXXX)
@@ -91,6 +92,18 @@ echo "demo" | timeout 10 openssl s_client -connect "127.0.0.1:$port" -tls1_3 \
   -CAfile "$demo/orders-self.crt" -verify_return_error -servername localhost \
   2>&1 | grep -E "^(Verify return code|Peer signature type|New,)" || true
 wait "$server" 2>/dev/null || true
+
+step "the same keys as a PKCS#11 token: listed by p11tool, used by pkcs11-tool"
+module=$src/build/lib/secretref-pkcs11.so
+show p11tool --provider "$module" --list-privkeys
+id=$(pkcs11-tool --module "$module" -O --type privkey 2>/dev/null |
+  awk '/label: *azure-sftp$/{f=1} f&&/ID:/{print $2; exit}')
+echo "release 1.0" >"$demo/release.txt"
+show pkcs11-tool --module "$module" --sign --id "$id" -m ECDSA-SHA256 \
+  --signature-format openssl -i "$demo/release.txt" -o "$demo/release.sig"
+"$secretref" pubkey azure-sftp >"$demo/azure-sftp.pub"
+openssl dgst -sha256 -verify "$demo/azure-sftp.pub" -signature "$demo/release.sig" \
+  "$demo/release.txt"
 
 step "export: metadata and public certificates only"
 show "$secretref" export --output "$demo/export.json"
