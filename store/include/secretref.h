@@ -393,6 +393,33 @@ sr_rc sr_audit_list(sr_store *st, const char *name, sr_audit_entry **out,
                     size_t *count);
 void sr_audit_list_free(sr_audit_entry *entries, size_t count);
 
+/* ---- connectors ----------------------------------------------------------- */
+
+/* A named use of references: an SFTP connection. Several connectors may
+ * share one reference; a reference in use by one cannot be deleted. */
+typedef struct sr_connector {
+    char *name;
+    char *kind;         /* "sftp" */
+    char *host;
+    int port;           /* 22 when 0 */
+    char *user;         /* Azure: ACCOUNT.LOCALUSER or
+                           ACCOUNT.CONTAINER.LOCALUSER */
+    char *key_uri;      /* "secretref:NAME", "pkcs11:...", a file; or NULL */
+    char *password_ref; /* a manual or key-vault reference; or NULL */
+    char *host_key;     /* pinned "SHA256:..." fingerprint; or NULL */
+    char *folder;       /* remote folder; or NULL */
+    char *created;
+} sr_connector;
+
+/* Adds c (SR_ERR_EXISTS for a taken name). The references it names must
+ * exist: SR_ERR_NOTFOUND otherwise. Audited. */
+sr_rc sr_connector_add(sr_store *st, const sr_connector *c);
+sr_rc sr_connector_get(sr_store *st, const char *name, sr_connector *out);
+sr_rc sr_connector_list(sr_store *st, sr_connector **out, size_t *count);
+sr_rc sr_connector_delete(sr_store *st, const char *name);
+void sr_connector_clear(sr_connector *c);
+void sr_connector_list_free(sr_connector *list, size_t count);
+
 /* ---- export, import, rekey --------------------------------------------- */
 
 /* The project configuration as JSON text, never with a secret. */
