@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libssl-dev libsqlite3-dev libjansson-dev
+  libssl-dev libsqlite3-dev libjansson-dev libssh2-1-dev
   openssl libssl-doc openssh-client sqlite3 jq bsdutils util-linux xxd
   clang libclang-rt-14-dev
   iproute2 xxd

@@ -41,3 +41,44 @@ sr_rc sr_pubkey_describe(const unsigned char *der, size_t len,
     EVP_PKEY_free(pkey);
     return rc;
 }
+
+sr_rc sr_pubkey_ssh_blob(const EVP_PKEY *pkey, unsigned char **blob,
+                         size_t *len, const char **algorithm)
+{
+    unsigned char *ossl_blob = NULL;
+    size_t n = 0;
+    sr_rc rc;
+
+    *blob = NULL;
+    if ((rc = sr_ssh_pubkey_blob(pkey, &ossl_blob, &n, algorithm, NULL)) !=
+        SR_OK)
+        return rc;
+    if ((*blob = malloc(n)))
+        memcpy(*blob, ossl_blob, n);
+    OPENSSL_free(ossl_blob);
+    if (!*blob)
+        return SR_ERR_NOMEM;
+    *len = n;
+    return SR_OK;
+}
+
+char *sr_ssh_blob_fingerprint(const unsigned char *blob, size_t len)
+{
+    unsigned char digest[32];
+    unsigned char b64[48];
+    char *out;
+    int n;
+
+    if (!EVP_Q_digest(sr_libctx(), "SHA256", NULL, blob, len, digest, NULL))
+        return NULL;
+    n = EVP_EncodeBlock(b64, digest, sizeof(digest));
+    /* Unpadded, as OpenSSH prints it. */
+    while (n > 0 && b64[n - 1] == '=')
+        n--;
+    if (!(out = malloc((size_t)n + 8)))
+        return NULL;
+    memcpy(out, "SHA256:", 7);
+    memcpy(out + 7, b64, (size_t)n);
+    out[n + 7] = '\0';
+    return out;
+}

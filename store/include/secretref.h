@@ -376,6 +376,14 @@ typedef struct sr_pubkey_desc {
 sr_rc sr_pubkey_describe(const unsigned char *der, size_t len,
                          sr_pubkey_desc *desc);
 
+/* The SSH public key blob (RFC 4253/5656/8709) of a public or private key
+ * and its algorithm name ("ssh-rsa", "ecdsa-sha2-nistp256", "ssh-ed25519");
+ * *blob is freed with free(). */
+sr_rc sr_pubkey_ssh_blob(const EVP_PKEY *pkey, unsigned char **blob,
+                         size_t *len, const char **algorithm);
+/* "SHA256:..." of an SSH blob, as ssh-keygen -l prints it; free(). */
+char *sr_ssh_blob_fingerprint(const unsigned char *blob, size_t len);
+
 /* ---- audit -------------------------------------------------------------- */
 
 typedef struct sr_audit_entry {
