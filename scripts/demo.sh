@@ -4,7 +4,8 @@
 # creates a store in a temporary folder, adds a reference of every kind,
 # lists and shows them, uses certificate references from OpenSSL (a CSR, a
 # self-signed certificate, a TLS handshake) through the secretref provider,
-# lists and uses them as a PKCS#11 token, exports the configuration, and shows that no secret is in the export or
+# lists and uses them as a PKCS#11 token, uploads and downloads a file over
+# SFTP with a certificate reference, exports the configuration, and shows that no secret is in the export or
 # in clear in the store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ src=$PWD
 "$src/scripts/deps.sh"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)" \
-  --target secretref secretref_provider secretref_pkcs11 >/dev/null
+  --target secretref secretref_provider secretref_pkcs11 secretref_sftp_cmd >/dev/null
 secretref=$src/build/bin/secretref
 
 demo=$(mktemp -d /tmp/secretref-demo.XXXXXX)
@@ -104,6 +105,43 @@ show pkcs11-tool --module "$module" --sign --id "$id" -m ECDSA-SHA256 \
 "$secretref" pubkey azure-sftp >"$demo/azure-sftp.pub"
 openssl dgst -sha256 -verify "$demo/azure-sftp.pub" -signature "$demo/release.sig" \
   "$demo/release.txt"
+
+step "SFTP with a certificate reference, against a loopback sshd set up like Azure's"
+mkdir -p /run/sshd "$demo/sftp-root"
+ssh-keygen -q -t ecdsa -b 256 -N '' -f "$demo/sshd_host_key"
+show "$secretref" pubkey azure-sftp --format openssh | tee "$demo/authorized_keys"
+sftp_port=$((20000 + RANDOM % 40000))
+cat >"$demo/sshd_config" <<EOF
+Port $sftp_port
+ListenAddress 127.0.0.1
+HostKey $demo/sshd_host_key
+PidFile $demo/sshd.pid
+AuthorizedKeysFile $demo/authorized_keys
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+Subsystem sftp internal-sftp
+KexAlgorithms ecdh-sha2-nistp384,ecdh-sha2-nistp256,diffie-hellman-group14-sha256,diffie-hellman-group16-sha512,diffie-hellman-group-exchange-sha256
+Ciphers aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr
+MACs hmac-sha2-256,hmac-sha2-512,hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com
+HostKeyAlgorithms rsa-sha2-256,rsa-sha2-512,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384
+PubkeyAcceptedAlgorithms rsa-sha2-256,rsa-sha2-512,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384
+EOF
+/usr/sbin/sshd -f "$demo/sshd_config" -E "$demo/sshd.log"
+trap 'kill "$(cat "$demo/sshd.pid" 2>/dev/null)" 2>/dev/null; rm -rf "$demo"' EXIT
+hexport=$(printf ':%04X ' "$sftp_port")
+for _ in $(seq 100); do grep -q "$hexport.* 0A " /proc/net/tcp && break; sleep 0.1; done
+head -c 3000000 /dev/urandom >"$demo/orders.csv"
+sftp=$src/build/bin/secretref-sftp
+dest="sftp://$(id -un)@127.0.0.1:$sftp_port$demo/sftp-root"
+show "$sftp" --key secretref:azure-sftp --known-hosts "$demo/known_hosts" --accept-new \
+  "$dest" put "$demo/orders.csv" orders.csv
+show "$sftp" --key secretref:azure-sftp --known-hosts "$demo/known_hosts" \
+  "$dest" ls -l
+show "$sftp" --key secretref:azure-sftp --known-hosts "$demo/known_hosts" \
+  "$dest" get orders.csv "$demo/orders-back.csv"
+cmp "$demo/orders.csv" "$demo/orders-back.csv" && echo "downloaded file is identical"
 
 step "export: metadata and public certificates only"
 show "$secretref" export --output "$demo/export.json"
