@@ -34,6 +34,21 @@ sr_rc sr_env_add(sr_store *st, const char *name)
     return env_change_commit(st, rc, name, "add-environment");
 }
 
+/* The id of the store's default active type (the parameter environment),
+ * 0 when there is none. */
+static int64_t default_env_id(sr_store *st)
+{
+    char *value = NULL;
+    int64_t id = 0;
+
+    if (sr_db_param_get(st, "environment", &value) == SR_OK && *value &&
+        sr_db_env_find(st, value, &id, NULL) != SR_OK)
+        id = 0;
+    free(value);
+    sr_err_clear(st);
+    return id;
+}
+
 sr_rc sr_env_remove(sr_store *st, const char *name)
 {
     int64_t id = 0;
@@ -47,7 +62,7 @@ sr_rc sr_env_remove(sr_store *st, const char *name)
         rc = sr_err(st, SR_ERR_IN_USE,
                     "%s: %d reference%s use%s this environment type", name,
                     in_use, in_use == 1 ? "" : "s", in_use == 1 ? "s" : "");
-    if (rc == SR_OK && id == st->env_id)
+    if (rc == SR_OK && (id == st->env_id || id == default_env_id(st)))
         rc = sr_err(st, SR_ERR_IN_USE,
                     "%s: it is the active environment type", name);
     if (rc == SR_OK)
@@ -58,14 +73,20 @@ sr_rc sr_env_remove(sr_store *st, const char *name)
 sr_rc sr_env_rename(sr_store *st, const char *name, const char *new_name)
 {
     int64_t id = 0;
+    int is_default = 0;
     sr_rc rc;
 
     if ((rc = sr_name_check("environment type", new_name, &st->err)) !=
             SR_OK ||
         (rc = sr_db_begin(st)) != SR_OK)
         return rc;
-    if ((rc = sr_db_env_find(st, name, &id, NULL)) == SR_OK)
+    if ((rc = sr_db_env_find(st, name, &id, NULL)) == SR_OK) {
+        is_default = id == default_env_id(st);
         rc = sr_db_env_rename(st, id, new_name);
+    }
+    /* The store's default active type follows the rename. */
+    if (rc == SR_OK && is_default)
+        rc = sr_db_param_set(st, "environment", new_name);
     if (rc == SR_ERR_EXISTS)
         sr_err(st, rc, "%s: the environment type already exists", new_name);
     return env_change_commit(st, rc, name, "rename-environment");
