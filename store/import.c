@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Import of a project configuration: everything is validated before the
  * first write, and then written in one transaction. Fields that could
- * carry a secret are refused by name; imported secrets are "not set". */
+ * carry a secret are refused by name; imported secrets are "not set".
+ * Connectors come last: the references they name must be in the file or
+ * in the store. */
 #include "internal.h"
 
 #include <jansson.h>
@@ -24,11 +26,20 @@ struct import_ref {
     const char *chain;
 };
 
+/* One connector of the file, validated: its strings point into the
+ * JSON document. */
+struct import_connector {
+    sr_connector c;
+    char *reference; /* of a secretref: key URI, malloc'd */
+};
+
 struct import_plan {
     const char **envs;
     size_t n_envs;
     struct import_ref *refs;
     size_t n_refs;
+    struct import_connector *conns;
+    size_t n_conns;
 };
 
 static void plan_clear(struct import_plan *plan)
@@ -38,6 +49,9 @@ static void plan_clear(struct import_plan *plan)
     for (i = 0; i < plan->n_refs; i++)
         free(plan->refs[i].public_der);
     free(plan->refs);
+    for (i = 0; i < plan->n_conns; i++)
+        free(plan->conns[i].reference);
+    free(plan->conns);
     free(plan->envs);
     memset(plan, 0, sizeof(*plan));
 }
@@ -239,12 +253,111 @@ static sr_rc read_reference(sr_store *st, const struct import_plan *plan,
     return SR_OK;
 }
 
+/* A reference a connector names: in the file or in the store (any
+ * environment type, as the connector works in each), of one of kinds. */
+static sr_rc connector_ref_known(sr_store *st, const struct import_plan *plan,
+                                 const char *where, const char *role,
+                                 const char *name, unsigned kinds,
+                                 const char *wanted)
+{
+    unsigned found = 0;
+    size_t i;
+    sr_rc rc;
+
+    if ((rc = sr_db_ref_kinds(st, name, &found)) != SR_OK)
+        return rc;
+    for (i = 0; i < plan->n_refs; i++)
+        if (strcmp(plan->refs[i].name, name) == 0)
+            found |= 1u << plan->refs[i].kind;
+    if (!found)
+        return sr_err(st, SR_ERR_FORMAT,
+                      "%s: the %s reference %.200s is neither in the file "
+                      "nor in this store",
+                      where, role, name);
+    if (!(found & kinds))
+        return sr_err(st, SR_ERR_FORMAT,
+                      "%s: the %s reference %.200s is not %s reference",
+                      where, role, name, wanted);
+    return SR_OK;
+}
+
+static sr_rc read_connector(sr_store *st, const struct import_plan *plan,
+                            json_t *obj, size_t index,
+                            struct import_connector *ic)
+{
+    static const char *const allowed[] = {
+        "name",     "kind",         "host",     "port",   "user",
+        "key_uri",  "password_ref", "host_key", "folder", NULL};
+    static char sftp[] = "sftp";
+    const char *name = NULL, *kind = NULL, *host = NULL, *user = NULL,
+               *key_uri = NULL, *password_ref = NULL, *host_key = NULL,
+               *folder = NULL;
+    char where[64], msg[SR_ERRMSG_MAX];
+    json_int_t port = 0;
+    json_t *v;
+    int checked_port = 0;
+    sr_rc rc;
+
+    snprintf(where, sizeof(where), "connectors[%zu]", index);
+    if (!json_is_object(obj))
+        return sr_err(st, SR_ERR_FORMAT, "%s: must be an object", where);
+    if ((rc = keys_allowed(st, obj, where, allowed)) != SR_OK ||
+        (rc = get_string(st, obj, "name", 1, where, &name)) != SR_OK ||
+        (rc = get_string(st, obj, "kind", 0, where, &kind)) != SR_OK ||
+        (rc = get_string(st, obj, "host", 1, where, &host)) != SR_OK ||
+        (rc = get_string(st, obj, "user", 1, where, &user)) != SR_OK ||
+        (rc = get_string(st, obj, "key_uri", 0, where, &key_uri)) != SR_OK ||
+        (rc = get_string(st, obj, "password_ref", 0, where,
+                         &password_ref)) != SR_OK ||
+        (rc = get_string(st, obj, "host_key", 0, where, &host_key)) !=
+            SR_OK ||
+        (rc = get_string(st, obj, "folder", 0, where, &folder)) != SR_OK)
+        return rc;
+    v = json_object_get(obj, "port");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || (port = json_integer_value(v)) < 0 ||
+            port > 65535)
+            return sr_err(st, SR_ERR_FORMAT,
+                          "%s: \"port\" must be a number in 1..65535",
+                          where);
+    }
+    ic->c.name = (char *)name;
+    ic->c.kind = kind ? (char *)kind : sftp;
+    ic->c.host = (char *)host;
+    ic->c.port = (int)port;
+    ic->c.user = (char *)user;
+    ic->c.key_uri = (char *)key_uri;
+    ic->c.password_ref = (char *)password_ref;
+    ic->c.host_key = (char *)host_key;
+    ic->c.folder = (char *)folder;
+    if (sr_connector_check(st, &ic->c, &ic->reference, &checked_port) !=
+        SR_OK) {
+        memcpy(msg, st->err.msg, sizeof(msg));
+        return sr_err(st, st->err.rc == SR_ERR_NOMEM ? SR_ERR_NOMEM
+                                                      : SR_ERR_FORMAT,
+                      "%s: %s", where, msg);
+    }
+    ic->c.port = checked_port;
+    if (ic->reference &&
+        (rc = connector_ref_known(st, plan, where, "key", ic->reference,
+                                  1u << SR_KIND_CERTIFICATE,
+                                  "a certificate")) != SR_OK)
+        return rc;
+    if (password_ref &&
+        (rc = connector_ref_known(st, plan, where, "password", password_ref,
+                                  1u << SR_KIND_MANUAL |
+                                      1u << SR_KIND_KEY_VAULT,
+                                  "a manual or key-vault")) != SR_OK)
+        return rc;
+    return SR_OK;
+}
+
 static sr_rc plan_read(sr_store *st, json_t *root, struct import_plan *plan)
 {
     static const char *const allowed[] = {"format", "version", "exported",
                                           "environment_types", "references",
-                                          NULL};
-    json_t *envs, *refs, *v;
+                                          "connectors", NULL};
+    json_t *envs, *refs, *conns, *v;
     const char *format = NULL;
     size_t i, j;
     sr_rc rc;
@@ -257,6 +370,11 @@ static sr_rc plan_read(sr_store *st, json_t *root, struct import_plan *plan)
         return rc;
     if (strcmp(format, "secretref-export") != 0)
         return sr_err(st, SR_ERR_FORMAT, "not a secretref export");
+    /* Every field is checked, this one too: a date, nothing else. */
+    v = json_object_get(root, "exported");
+    if (v && (!json_is_string(v) || strlen(json_string_value(v)) > 32))
+        return sr_err(st, SR_ERR_FORMAT,
+                      "the file: \"exported\" must be a date string");
     v = json_object_get(root, "version");
     if (!json_is_integer(v) || json_integer_value(v) != 1)
         return sr_err(st, SR_ERR_FORMAT,
@@ -264,9 +382,12 @@ static sr_rc plan_read(sr_store *st, json_t *root, struct import_plan *plan)
                       "secretref?)");
     envs = json_object_get(root, "environment_types");
     refs = json_object_get(root, "references");
-    if ((envs && !json_is_array(envs)) || !json_is_array(refs))
+    conns = json_object_get(root, "connectors");
+    if ((envs && !json_is_array(envs)) || !json_is_array(refs) ||
+        (conns && !json_is_array(conns)))
         return sr_err(st, SR_ERR_FORMAT,
-                      "environment_types and references must be arrays");
+                      "environment_types, references and connectors must "
+                      "be arrays");
     plan->n_envs = envs ? json_array_size(envs) : 0;
     plan->n_refs = json_array_size(refs);
     if ((plan->n_envs && !(plan->envs = calloc(plan->n_envs,
@@ -301,7 +422,35 @@ static sr_rc plan_read(sr_store *st, json_t *root, struct import_plan *plan)
                               i, b->name);
         }
     }
+    if (conns && json_array_size(conns) &&
+        !(plan->conns = calloc(json_array_size(conns), sizeof(*plan->conns))))
+        return sr_err(st, SR_ERR_NOMEM, "out of memory");
+    for (i = 0; conns && i < json_array_size(conns); i++) {
+        plan->n_conns = i + 1;
+        if ((rc = read_connector(st, plan, json_array_get(conns, i), i,
+                                 &plan->conns[i])) != SR_OK)
+            return rc;
+        for (j = 0; j < i; j++)
+            if (strcmp(plan->conns[j].c.name, plan->conns[i].c.name) == 0)
+                return sr_err(st, SR_ERR_FORMAT,
+                              "connectors[%zu]: %s appears twice", i,
+                              plan->conns[i].c.name);
+    }
     return SR_OK;
+}
+
+/* Writes one connector: an existing one of the same name takes the
+ * file's fields. */
+static sr_rc write_connector(sr_store *st, const struct import_connector *ic,
+                             int *created)
+{
+    sr_rc rc = sr_db_connector_update(st, &ic->c, ic->reference);
+
+    *created = 0;
+    if (rc != SR_ERR_NOTFOUND)
+        return rc;
+    *created = 1;
+    return sr_db_connector_insert(st, &ic->c, ic->reference);
 }
 
 /* Writes one reference: new ones arrive "not set"; existing ones of the
@@ -386,9 +535,10 @@ sr_rc sr_import(sr_store *st, const char *json, size_t len, char **summary)
     json_error_t jerr;
     json_t *root = NULL;
     size_t i, created = 0, updated = 0, envs_added = 0;
+    size_t conns_created = 0, conns_updated = 0;
     int64_t id;
     int was_created = 0;
-    char buf[160];
+    char buf[224];
     sr_rc rc;
 
     memset(&plan, 0, sizeof(plan));
@@ -418,10 +568,18 @@ sr_rc sr_import(sr_store *st, const char *json, size_t len, char **summary)
         else
             updated++;
     }
+    for (i = 0; i < plan.n_conns && rc == SR_OK; i++) {
+        if ((rc = write_connector(st, &plan.conns[i], &was_created)) != SR_OK)
+            break;
+        if (was_created)
+            conns_created++;
+        else
+            conns_updated++;
+    }
     snprintf(buf, sizeof(buf),
              "%zu references created, %zu updated, %zu environment types "
-             "added",
-             created, updated, envs_added);
+             "added, %zu connectors created, %zu updated",
+             created, updated, envs_added, conns_created, conns_updated);
     if (rc == SR_OK)
         rc = sr_audit(st, NULL, 0, "import", buf);
     if (rc == SR_OK)

@@ -22,7 +22,7 @@ int cli_audit(struct cli *cli, int argc, char **argv)
     int opt, json = 0, status;
     sr_rc rc;
 
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((opt = cli_getopt_long(argc, argv, "h", options)) != -1) {
         if (opt == 'j') {
             json = 1;
         } else if (opt == 'h') {
@@ -32,7 +32,7 @@ int cli_audit(struct cli *cli, int argc, char **argv)
                    "holds a value.\n");
             return 0;
         } else {
-            return cli_usage("audit", "unknown option");
+            return cli_unknown_option("audit");
         }
     }
     if (argc - optind > 1)

@@ -22,7 +22,7 @@ int cli_check(struct cli *cli, int argc, char **argv)
     int opt, status, state;
     sr_rc rc;
 
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((opt = cli_getopt_long(argc, argv, "h", options)) != -1) {
         if (opt == 'w' && cli_parse_int(optarg, 0, 36500, &within) == 0)
             continue;
         if (opt == 'h') {

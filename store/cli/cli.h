@@ -53,6 +53,7 @@ int cli_import(struct cli *cli, int argc, char **argv);
 int cli_rekey(struct cli *cli, int argc, char **argv);
 int cli_environments(struct cli *cli, int argc, char **argv);
 int cli_parameters(struct cli *cli, int argc, char **argv);
+int cli_connector(struct cli *cli, int argc, char **argv);
 
 /* The exit status for rc. */
 int cli_exit_status(sr_rc rc);
@@ -101,5 +102,12 @@ int cli_operands(const char *command, int argc, char **argv,
 
 /* getopt_long with a fresh state for each subcommand. */
 void cli_getopt_reset(void);
+/* getopt_long that refuses abbreviated long options (a prefix of
+ * --secret-file must not take a secret typed on the command line). */
+struct option;
+int cli_getopt_long(int argc, char **argv, const char *shortopts,
+                    const struct option *longopts);
+/* The usage error for the option cli_getopt_long refused. */
+int cli_unknown_option(const char *command);
 
 #endif

@@ -348,11 +348,78 @@ fail:
     return -1;
 }
 
+static int options_checked;
+static char bad_option[48];
+
 void cli_getopt_reset(void)
 {
     /* glibc: 0 re-initialises getopt completely. */
     optind = 0;
-    opterr = 1;
+    /* Ours say which option, in one line (cli_unknown_option). */
+    opterr = 0;
+    options_checked = 0;
+    bad_option[0] = '\0';
+}
+
+/* getopt_long takes any unique prefix of a long option: "--secret x"
+ * would be read as "--secret-file x", and a secret typed on the command
+ * line would end up in an error message. Every long option must be
+ * spelled out; this refuses the rest before getopt sees them, naming the
+ * option and never its value. */
+static int long_options_exact(int argc, char **argv,
+                              const struct option *longopts)
+{
+    const struct option *o;
+    size_t len;
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strncmp(argv[i], "--", 2) != 0)
+            continue;
+        len = strcspn(argv[i] + 2, "=");
+        for (o = longopts; o->name; o++)
+            if (strlen(o->name) == len &&
+                strncmp(o->name, argv[i] + 2, len) == 0)
+                break;
+        if (!o->name) {
+            snprintf(bad_option, sizeof(bad_option), "--%.*s",
+                     (int)(len > 40 ? 40 : len), argv[i] + 2);
+            return 0;
+        }
+        /* Its argument is the next word: not an option to check. */
+        if (o->has_arg == required_argument && !argv[i][2 + len])
+            i++;
+    }
+    return 1;
+}
+
+int cli_getopt_long(int argc, char **argv, const char *shortopts,
+                    const struct option *longopts)
+{
+    if (!options_checked) {
+        options_checked = 1;
+        if (!long_options_exact(argc, argv, longopts))
+            return '?';
+    }
+    int opt = getopt_long(argc, argv, shortopts, longopts, NULL);
+
+    if (opt == '?' && !bad_option[0]) {
+        if (optopt)
+            snprintf(bad_option, sizeof(bad_option), "-%c", optopt);
+        else if (optind > 0 && optind <= argc)
+            snprintf(bad_option, sizeof(bad_option), "%.*s",
+                     (int)strcspn(argv[optind - 1], "="),
+                     argv[optind - 1]);
+    }
+    return opt;
+}
+
+int cli_unknown_option(const char *command)
+{
+    return cli_usage(command, "unknown option %s, or a missing value",
+                     bad_option[0] ? bad_option : "");
 }
 
 int cli_operands(const char *command, int argc, char **argv,
@@ -364,12 +431,12 @@ int cli_operands(const char *command, int argc, char **argv,
     };
     int opt, i;
 
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((opt = cli_getopt_long(argc, argv, "h", options)) != -1) {
         if (opt == 'h') {
             fputs(help, stdout);
             return -1;
         }
-        return cli_usage(command, "unknown option");
+        return cli_unknown_option(command);
     }
     if (argc - optind != count)
         return cli_usage(command, "expected %d argument%s", count,

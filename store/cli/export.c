@@ -20,7 +20,7 @@ int cli_export(struct cli *cli, int argc, char **argv)
     int opt, status;
     sr_rc rc;
 
-    while ((opt = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+    while ((opt = cli_getopt_long(argc, argv, "ho:", options)) != -1) {
         if (opt == 'o') {
             output = optarg;
         } else if (opt == 'h') {
@@ -30,7 +30,7 @@ int cli_export(struct cli *cli, int argc, char **argv)
                    "It never holds a secret or a private\nkey.\n");
             return 0;
         } else {
-            return cli_usage("export", "unknown option");
+            return cli_unknown_option("export");
         }
     }
     if (optind != argc)

@@ -65,7 +65,7 @@ int form_parse(const char *command, int argc, char **argv,
 
     memset(form, 0, sizeof(*form));
     *name = NULL;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((opt = cli_getopt_long(argc, argv, "h", options)) != -1) {
         status = 0;
         switch (opt) {
         case 'd':
@@ -118,7 +118,7 @@ int form_parse(const char *command, int argc, char **argv,
             form_help(command);
             return -1;
         default:
-            return cli_usage(command, "unknown option");
+            return cli_unknown_option(command);
         }
         if (status)
             return status;

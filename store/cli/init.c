@@ -21,7 +21,7 @@ int cli_init(struct cli *cli, int argc, char **argv)
     int opt, status = 0;
     sr_rc rc;
 
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((opt = cli_getopt_long(argc, argv, "h", options)) != -1) {
         switch (opt) {
         case 'p':
             source = SR_KEY_SOURCE_PASSPHRASE;
@@ -40,7 +40,7 @@ int cli_init(struct cli *cli, int argc, char **argv)
                    "environment type.\n");
             return 0;
         default:
-            return cli_usage("init", "unknown option");
+            return cli_unknown_option("init");
         }
     }
     if (optind < argc)

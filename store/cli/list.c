@@ -30,7 +30,7 @@ int cli_list(struct cli *cli, int argc, char **argv)
     time_t now = time(NULL);
     sr_rc rc;
 
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((opt = cli_getopt_long(argc, argv, "h", options)) != -1) {
         switch (opt) {
         case 'e':
             environment = optarg;
@@ -52,7 +52,7 @@ int cli_list(struct cli *cli, int argc, char **argv)
                    "within DAYS.\n");
             return 0;
         default:
-            return cli_usage("list", "unknown option");
+            return cli_unknown_option("list");
         }
     }
     if (optind != argc)

@@ -28,6 +28,7 @@ static const struct cli_command commands[] = {
     {"rekey", cli_rekey, "re-seal everything under a new encryption key"},
     {"environments", cli_environments, "list, add, remove environment types"},
     {"parameters", cli_parameters, "list, get, set the store's parameters"},
+    {"connector", cli_connector, "add, list, show, delete SFTP connectors"},
 };
 
 static void usage(FILE *out)

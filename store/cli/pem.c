@@ -27,7 +27,7 @@ int cli_pem(struct cli *cli, int argc, char **argv)
     sr_rc rc;
 
     memset(&info, 0, sizeof(info));
-    while ((opt = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+    while ((opt = cli_getopt_long(argc, argv, "ho:", options)) != -1) {
         if (opt == 'o') {
             output = optarg;
         } else if (opt == 'h') {
@@ -39,7 +39,7 @@ int cli_pem(struct cli *cli, int argc, char **argv)
                    "key.\n");
             return 0;
         } else {
-            return cli_usage("pem", "unknown option");
+            return cli_unknown_option("pem");
         }
     }
     if (argc - optind != 1)

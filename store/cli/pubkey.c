@@ -19,7 +19,7 @@ int cli_pubkey(struct cli *cli, int argc, char **argv)
     int opt, status;
     sr_rc rc;
 
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((opt = cli_getopt_long(argc, argv, "h", options)) != -1) {
         if (opt == 'f' && strcmp(optarg, "pem") == 0) {
             format = SR_PUBKEY_PEM;
         } else if (opt == 'f' && strcmp(optarg, "openssh") == 0) {

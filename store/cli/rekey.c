@@ -22,7 +22,7 @@ int cli_rekey(struct cli *cli, int argc, char **argv)
     sr_rc rc;
 
     memset(&new_key, 0, sizeof(new_key));
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((opt = cli_getopt_long(argc, argv, "h", options)) != -1) {
         switch (opt) {
         case 'k':
             new_key.key_file = optarg;
@@ -47,7 +47,7 @@ int cli_rekey(struct cli *cli, int argc, char **argv)
                    "it from --new-passphrase-file.\n");
             return 0;
         default:
-            return cli_usage("rekey", "unknown option");
+            return cli_unknown_option("rekey");
         }
     }
     if (chosen != 1 || optind != argc)

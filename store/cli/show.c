@@ -157,7 +157,7 @@ int cli_show(struct cli *cli, int argc, char **argv)
     sr_rc rc;
 
     memset(&info, 0, sizeof(info));
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((opt = cli_getopt_long(argc, argv, "h", options)) != -1) {
         if (opt == 'j') {
             json = 1;
         } else if (opt == 'h') {
@@ -167,7 +167,7 @@ int cli_show(struct cli *cli, int argc, char **argv)
                    "and the connectors that use it.\nNever the secret.\n");
             return 0;
         } else {
-            return cli_usage("show", "unknown option");
+            return cli_unknown_option("show");
         }
     }
     if (argc - optind != 1)

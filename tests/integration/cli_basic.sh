@@ -15,8 +15,8 @@ equal "$(stat -c %a "$SECRETREF_KEY_FILE")" 600 "key file mode"
 expect 9 init-again sr init
 err_contains "already exists"
 
-printf '%s\n' "$secret" | { expect 0 new-manual sr new db-password \
-  --description "orders database" --manual --expires 2099-12-31; }
+expect 0 new-manual sr new db-password --description "orders database" \
+  --manual --expires 2099-12-31 <<<"$secret"
 printf '%s' "$prod_secret" >"$(input prod "")"; secret_file=$T/input/prod
 expect 0 new-prod sr new db-password --environment Production --manual \
   --secret-file "$secret_file"
@@ -57,6 +57,12 @@ expect 3 delete-again sr delete vault-ref
 expect 0 audit sr audit
 out_contains "delete"
 out_contains "verify"
+
+# A secret typed after an abbreviated option (--secret for --secret-file)
+# is refused without being echoed.
+expect 2 abbreviated sr new other --manual --secret "Typed-On-Argv-55"
+err_contains "unknown option --secret"
+lacks "$T/abbreviated.err" "Typed-On-Argv-55"
 
 expect 0 help sr new --help
 out_contains "--secret-file"
