@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Export of a project configuration: environment types and references
- * with their metadata and public parts. Nothing here reads a sealed
- * value, so nothing secret can reach the output. */
+/* Export of a project configuration: environment types, references
+ * with their metadata and public parts, and connectors. Nothing here reads
+ * a sealed value, so nothing secret can reach the output. */
 #include "internal.h"
 
 #include <jansson.h>
@@ -75,35 +75,67 @@ static json_t *ref_json(const sr_ref_info *info)
     return ref;
 }
 
+static json_t *text_or_null(const char *text)
+{
+    return text ? json_string(text) : json_null();
+}
+
+/* Every field but the creation time, which belongs to the store. */
+static json_t *connector_json(const sr_connector *c)
+{
+    json_t *obj = json_object();
+
+    if (!obj)
+        return NULL;
+    json_object_set_new(obj, "name", json_string(c->name));
+    json_object_set_new(obj, "kind", json_string(c->kind));
+    json_object_set_new(obj, "host", json_string(c->host));
+    json_object_set_new(obj, "port", json_integer(c->port));
+    json_object_set_new(obj, "user", json_string(c->user));
+    json_object_set_new(obj, "key_uri", text_or_null(c->key_uri));
+    json_object_set_new(obj, "password_ref", text_or_null(c->password_ref));
+    json_object_set_new(obj, "host_key", text_or_null(c->host_key));
+    json_object_set_new(obj, "folder", text_or_null(c->folder));
+    return obj;
+}
+
 sr_rc sr_export(sr_store *st, char **json)
 {
-    json_t *root = NULL, *envs, *refs, *ref;
+    json_t *root = NULL, *envs, *refs, *ref, *conns;
     sr_ref_info *infos = NULL;
+    sr_connector *connectors = NULL;
     char **names = NULL;
-    size_t n_refs = 0, n_envs = 0, i;
+    size_t n_refs = 0, n_envs = 0, n_conns = 0, i;
     char now[21];
     sr_rc rc;
 
     *json = NULL;
     if ((rc = sr_env_list(st, &names, &n_envs)) != SR_OK ||
-        (rc = sr_ref_list(st, NULL, &infos, &n_refs)) != SR_OK)
+        (rc = sr_ref_list(st, NULL, &infos, &n_refs)) != SR_OK ||
+        (rc = sr_connector_list(st, &connectors, &n_conns)) != SR_OK)
         goto out;
     rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
     sr_now_iso(now);
     if (!(root = json_object()) || !(envs = json_array()) ||
-        !(refs = json_array()))
+        !(refs = json_array()) || !(conns = json_array()))
         goto out;
     json_object_set_new(root, "format", json_string("secretref-export"));
     json_object_set_new(root, "version", json_integer(1));
     json_object_set_new(root, "exported", json_string(now));
     json_object_set_new(root, "environment_types", envs);
     json_object_set_new(root, "references", refs);
+    json_object_set_new(root, "connectors", conns);
     for (i = 0; i < n_envs; i++)
         json_array_append_new(envs, json_string(names[i]));
     for (i = 0; i < n_refs; i++) {
         if (!(ref = ref_json(&infos[i])))
             goto out;
         json_array_append_new(refs, ref);
+    }
+    for (i = 0; i < n_conns; i++) {
+        if (!(ref = connector_json(&connectors[i])))
+            goto out;
+        json_array_append_new(conns, ref);
     }
     if (!(*json = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
         goto out;
@@ -115,6 +147,7 @@ sr_rc sr_export(sr_store *st, char **json)
 out:
     json_decref(root);
     sr_ref_list_free(infos, n_refs);
+    sr_connector_list_free(connectors, n_conns);
     sr_string_list_free(names, n_envs);
     return rc;
 }

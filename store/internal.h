@@ -284,6 +284,22 @@ sr_rc sr_db_audit_add(sr_store *st, const char *reference, int version,
 sr_rc sr_db_audit_list(sr_store *st, const char *name, sr_audit_entry **out,
                        size_t *count);
 
+/* Connectors (dbconnector.c). reference is the certificate reference a
+ * "secretref:" key URI names, kept for "where used"; NULL otherwise. */
+sr_rc sr_db_connector_get(sr_store *st, const char *name, sr_connector *out);
+sr_rc sr_db_connector_list(sr_store *st, sr_connector **out, size_t *count);
+/* SR_ERR_EXISTS when the name is taken. */
+sr_rc sr_db_connector_insert(sr_store *st, const sr_connector *c,
+                             const char *reference);
+/* Replaces every field of the connector named c->name but its creation
+ * time; SR_ERR_NOTFOUND when there is none. */
+sr_rc sr_db_connector_update(sr_store *st, const sr_connector *c,
+                             const char *reference);
+sr_rc sr_db_connector_delete(sr_store *st, const char *name);
+/* The kinds of every row named name, any environment type, as a mask of
+ * 1u << sr_kind (0: no such reference). */
+sr_rc sr_db_ref_kinds(sr_store *st, const char *name, unsigned *kinds);
+
 /* ---- inside the store ------------------------------------------------------ */
 
 /* Records a use or change in the audit log; a failure to audit fails the
@@ -306,5 +322,12 @@ sr_rc sr_store_need_key(sr_store *st);
 /* vault://CLIENT/SECRET[/VERSION] into its parts (malloc'd). */
 sr_rc sr_vault_uri_parse(const char *uri, char **client, char **secret,
                          char **version, struct sr_error *e);
+
+/* Checks a connector's fields, not whether the references it names exist:
+ * SR_ERR_USAGE with a one-line message when one is invalid. *reference
+ * gets the reference name of a "secretref:" key URI (malloc'd), else
+ * NULL; *port the port to store (22 for 0). */
+sr_rc sr_connector_check(sr_store *st, const sr_connector *c,
+                         char **reference, int *port);
 
 #endif
