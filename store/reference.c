@@ -815,16 +815,23 @@ sr_rc sr_ref_delete(sr_store *st, const char *name)
     char *users = NULL;
     sr_rc rc;
 
-    if ((rc = sr_ref_resolve(st, name, 0, &row)) != SR_OK)
+    /* The check and the delete in one transaction: a connector added in
+     * between cannot end up naming a deleted reference. */
+    if ((rc = sr_db_begin(st)) != SR_OK)
         return rc;
-    if ((rc = sr_db_ref_users(st, row.info.name, &users)) != SR_OK)
+    if ((rc = sr_ref_resolve(st, name, 0, &row)) != SR_OK) {
+        sr_db_rollback(st);
+        return rc;
+    }
+    if ((rc = sr_db_ref_users(st, row.info.name, &users)) != SR_OK) {
+        sr_db_rollback(st);
         goto out;
+    }
     if (users && *users) {
+        sr_db_rollback(st);
         rc = sr_err(st, SR_ERR_IN_USE, "%s: in use by %s", name, users);
         goto out;
     }
-    if ((rc = sr_db_begin(st)) != SR_OK)
-        goto out;
     if ((rc = sr_db_ref_delete(st, row.info.id)) != SR_OK ||
         (rc = sr_audit(st, row.info.name, row.info.version, "delete",
                        row.info.environment ? row.info.environment : "")) !=
