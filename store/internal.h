@@ -300,6 +300,16 @@ sr_rc sr_db_connector_delete(sr_store *st, const char *name);
  * 1u << sr_kind (0: no such reference). */
 sr_rc sr_db_ref_kinds(sr_store *st, const char *name, unsigned *kinds);
 
+/* Key Vault clients (dbkeyvault.c). */
+sr_rc sr_db_keyvault_insert(sr_store *st, const sr_keyvault_client *c);
+sr_rc sr_db_keyvault_get(sr_store *st, const char *name,
+                         sr_keyvault_client *out);
+sr_rc sr_db_keyvault_list(sr_store *st, sr_keyvault_client **out,
+                          size_t *count);
+sr_rc sr_db_keyvault_delete(sr_store *st, const char *name);
+/* How many key-vault references use the client name. */
+sr_rc sr_db_keyvault_users(sr_store *st, const char *name, int *count);
+
 /* ---- inside the store ------------------------------------------------------ */
 
 /* Records a use or change in the audit log; a failure to audit fails the

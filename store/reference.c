@@ -2,6 +2,7 @@
 /* References: resolution by environment type, expiry policy, and the
  * versions of their secrets. */
 #include "internal.h"
+#include "keyvault.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -844,14 +845,6 @@ out:
     return rc;
 }
 
-static sr_rc key_vault_unavailable(sr_store *st, const struct sr_ref_row *row)
-{
-    return sr_err(st, SR_ERR_UNSUPPORTED,
-                  "%s: resolving Key Vault references needs a Key Vault "
-                  "client, which this build of secretref does not have",
-                  row->info.name);
-}
-
 sr_rc sr_ref_open_secret(sr_store *st, const char *name, sr_secret **out)
 {
     struct sr_ref_row row;
@@ -860,9 +853,15 @@ sr_rc sr_ref_open_secret(sr_store *st, const char *name, sr_secret **out)
     *out = NULL;
     if ((rc = sr_ref_resolve(st, name, 1, &row)) != SR_OK)
         return rc;
-    if (row.info.kind == SR_KIND_KEY_VAULT)
-        rc = key_vault_unavailable(st, &row);
-    else if (row.info.kind != SR_KIND_MANUAL)
+    if (row.info.kind == SR_KIND_KEY_VAULT) {
+        struct sr_vault_meta meta;
+        if ((rc = sr_keyvault_fetch(st, &row, out, &meta)) == SR_OK &&
+            (rc = sr_audit(st, row.info.name, row.info.version, "use",
+                           meta.version)) != SR_OK) {
+            sr_secret_free(*out);
+            *out = NULL;
+        }
+    } else if (row.info.kind != SR_KIND_MANUAL)
         rc = sr_err(st, SR_ERR_WRONG_KIND,
                     "%s: is a %s reference, not a manual secret", name,
                     sr_kind_name(row.info.kind));
@@ -876,38 +875,82 @@ sr_rc sr_ref_open_secret(sr_store *st, const char *name, sr_secret **out)
     return rc;
 }
 
-sr_rc sr_ref_verify(sr_store *st, const char *name)
+/* One line of what Key Vault said, and a warning when its expiry date and
+ * the reference's disagree. */
+static char *vault_details(const sr_ref_info *info,
+                           const struct sr_vault_meta *meta)
 {
+    char exp[16] = "", line[256];
+    struct tm tm;
+
+    if (meta->exp) {
+        gmtime_r(&meta->exp, &tm);
+        strftime(exp, sizeof(exp), "%Y-%m-%d", &tm);
+    }
+    snprintf(line, sizeof(line), "Key Vault version %s, %s%s%s",
+             meta->version[0] ? meta->version : "(unknown)",
+             meta->exp ? "expires " : "no expiry date",
+             meta->exp ? exp : "",
+             (meta->exp || *info->expires) && strcmp(exp, info->expires) != 0
+                 ? "; warning: the reference's own expiry date differs"
+                 : "");
+    if ((meta->exp || *info->expires) && strcmp(exp, info->expires) != 0) {
+        size_t used = strlen(line);
+        snprintf(line + used, sizeof(line) - used, " (%s)",
+                 *info->expires ? info->expires : "none");
+    }
+    return strdup(line);
+}
+
+sr_rc sr_ref_verify_details(sr_store *st, const char *name, char **details)
+{
+    struct sr_vault_meta meta;
     struct sr_ref_row row;
     sr_secret *plain = NULL;
     EVP_PKEY *pkey = NULL;
     const unsigned char *p;
     sr_rc rc;
 
+    if (details)
+        *details = NULL;
     if ((rc = sr_ref_resolve(st, name, 1, &row)) != SR_OK)
         return rc;
     if (row.info.kind == SR_KIND_KEY_VAULT) {
-        rc = key_vault_unavailable(st, &row);
-        goto out;
-    }
-    if ((rc = sr_ref_unseal_current(st, &row, &plain)) != SR_OK)
-        goto out;
-    if (row.info.kind == SR_KIND_CERTIFICATE) {
-        p = plain->data;
-        if (!(pkey = d2i_AutoPrivateKey_ex(NULL, &p, (long)plain->len,
-                                           sr_libctx(), NULL))) {
-            rc = sr_err(st, SR_ERR_TAMPER,
-                        "%s: the sealed key does not decode", name);
-            sr_error_add_openssl(&st->err);
+        if ((rc = sr_keyvault_fetch(st, &row, &plain, &meta)) != SR_OK)
             goto out;
+        if (details && !(*details = vault_details(&row.info, &meta))) {
+            rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    } else {
+        if ((rc = sr_ref_unseal_current(st, &row, &plain)) != SR_OK)
+            goto out;
+        if (row.info.kind == SR_KIND_CERTIFICATE) {
+            p = plain->data;
+            if (!(pkey = d2i_AutoPrivateKey_ex(NULL, &p, (long)plain->len,
+                                               sr_libctx(), NULL))) {
+                rc = sr_err(st, SR_ERR_TAMPER,
+                            "%s: the sealed key does not decode", name);
+                sr_error_add_openssl(&st->err);
+                goto out;
+            }
         }
     }
     rc = sr_audit(st, row.info.name, row.info.version, "verify", "");
 out:
+    if (rc != SR_OK && details) {
+        free(*details);
+        *details = NULL;
+    }
     EVP_PKEY_free(pkey);
     sr_secret_free(plain);
     sr_ref_row_clear(&row);
     return rc;
+}
+
+sr_rc sr_ref_verify(sr_store *st, const char *name)
+{
+    return sr_ref_verify_details(st, name, NULL);
 }
 
 sr_rc sr_ref_history(sr_store *st, const char *name, sr_version_info **out,

@@ -43,6 +43,8 @@ int cli_list(struct cli *cli, int argc, char **argv);
 int cli_delete(struct cli *cli, int argc, char **argv);
 int cli_pubkey(struct cli *cli, int argc, char **argv);
 int cli_pem(struct cli *cli, int argc, char **argv);
+int cli_keyvault(struct cli *cli, int argc, char **argv);
+int cli_exec(struct cli *cli, int argc, char **argv);
 int cli_history(struct cli *cli, int argc, char **argv);
 int cli_rollback(struct cli *cli, int argc, char **argv);
 int cli_audit(struct cli *cli, int argc, char **argv);

@@ -28,6 +28,8 @@ static const struct cli_command commands[] = {
     {"rekey", cli_rekey, "re-seal everything under a new encryption key"},
     {"environments", cli_environments, "list, add, remove environment types"},
     {"parameters", cli_parameters, "list, get, set the store's parameters"},
+    {"keyvault", cli_keyvault, "add, list, show, delete Key Vault clients"},
+    {"exec", cli_exec, "run a command with secrets in its environment"},
     {"connector", cli_connector, "add, list, show, delete SFTP connectors"},
 };
 

@@ -428,6 +428,42 @@ sr_rc sr_connector_delete(sr_store *st, const char *name);
 void sr_connector_clear(sr_connector *c);
 void sr_connector_list_free(sr_connector *list, size_t count);
 
+/* ---- Azure Key Vault clients ------------------------------------------------ */
+
+/* How a client authenticates to Microsoft Entra ID (or, for a managed
+ * identity, to the instance metadata service). */
+typedef struct sr_keyvault_client {
+    char *name;
+    char *vault_url;      /* https://VAULT.vault.azure.net */
+    char *tenant;         /* NULL: discovered from the vault's challenge */
+    char *client_id;      /* NULL only for a system-assigned identity */
+    char *credential;     /* "client-secret", "client-certificate",
+                             "managed-identity" */
+    char *credential_ref; /* the reference holding the secret or key */
+    char *authority;      /* Entra ID (or metadata) base URL; NULL: default */
+    char *ca_file;        /* extra CA certificates; NULL: the system's */
+    char *assertion;      /* "ps256" (default) or "rs256" */
+    char *created;
+} sr_keyvault_client;
+
+/* Adds c: its credential reference must exist and be of the right kind
+ * (a manual secret, or a certificate with its certificate). Audited. */
+sr_rc sr_keyvault_add(sr_store *st, const sr_keyvault_client *c);
+sr_rc sr_keyvault_get(sr_store *st, const char *name,
+                      sr_keyvault_client *out);
+sr_rc sr_keyvault_list(sr_store *st, sr_keyvault_client **out,
+                       size_t *count);
+/* Refused (SR_ERR_IN_USE) while a key-vault reference uses the client. */
+sr_rc sr_keyvault_delete(sr_store *st, const char *name);
+void sr_keyvault_client_clear(sr_keyvault_client *c);
+void sr_keyvault_list_free(sr_keyvault_client *list, size_t count);
+
+/* What Key Vault said of the secret a key-vault reference resolved to, for
+ * people: "version V, expires YYYY-MM-DD" and a warning when that
+ * disagrees with the reference's own expiry date. Resolves like
+ * sr_ref_verify (audited as "verify"); *details is malloc'd. */
+sr_rc sr_ref_verify_details(sr_store *st, const char *name, char **details);
+
 /* ---- export, import, rekey --------------------------------------------- */
 
 /* The project configuration as JSON text, never with a secret. */
