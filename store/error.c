@@ -39,6 +39,7 @@ const char *sr_strerror(sr_rc rc)
 
 sr_rc sr_error_set(struct sr_error *e, sr_rc rc, const char *fmt, ...)
 {
+    char msg[sizeof(e->msg)];
     va_list ap;
 
     if (!e)
@@ -48,9 +49,12 @@ sr_rc sr_error_set(struct sr_error *e, sr_rc rc, const char *fmt, ...)
         e->msg[0] = '\0';
         return rc;
     }
+    /* Format into a copy: callers wrap the previous message by passing
+     * e->msg itself as an argument. */
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    memcpy(e->msg, msg, sizeof(msg));
     return rc;
 }
 

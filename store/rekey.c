@@ -30,6 +30,9 @@ static sr_rc rewrap_one(sr_store *st, const struct sr_ref_row *ref,
     struct sr_seal_binding b;
     sr_rc rc;
 
+    /* The scan can meet a row again after it was updated: it is done. */
+    if (sr_sealed_key_id(sealed, len) == ctx->new_key_id)
+        return SR_OK;
     sr_binding_of(st, ref, version, &b);
     rc = sr_reseal_wrap(st->kek->data, ctx->new_kek, ctx->new_key_id, &b,
                         sealed, len, replacement, replacement_len, &st->err);
