@@ -514,45 +514,80 @@ void sr_version_list_free(sr_version_info *versions, size_t count)
     free(versions);
 }
 
+/* One sealed version to visit: its reference's binding fields. */
+struct sealed_key {
+    int64_t ref_id, env_id;
+    int version;
+    sr_kind kind;
+    char *uuid;
+};
+
 sr_rc sr_db_sealed_foreach(sr_store *st, sr_sealed_fn fn, void *arg)
 {
     sqlite3_stmt *select = NULL, *update = NULL;
+    struct sealed_key *keys = NULL, *grown;
+    struct sr_version_row v;
     struct sr_ref_row ref;
     unsigned char *replacement = NULL;
-    size_t replacement_len = 0;
+    size_t replacement_len = 0, n = 0, i;
+    const char *kind;
     sr_rc rc = SR_OK;
     int step;
 
     memset(&ref, 0, sizeof(ref));
+    memset(&v, 0, sizeof(v));
+    /* First the list, then the updates: a table updated while a scan of
+     * it is open may show a row twice. */
     if (sqlite3_prepare_v2(st->db,
                            "SELECT r.uuid, r.kind, coalesce(r.env_id, 0),"
-                           " v.ref_id, v.version, v.sealed FROM ref_versions v"
+                           " v.ref_id, v.version FROM ref_versions v"
                            " JOIN refs r ON r.id = v.ref_id"
                            " WHERE v.sealed IS NOT NULL",
-                           -1, &select, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db,
-                           "UPDATE ref_versions SET sealed = ?, key_id = ?"
-                           " WHERE ref_id = ? AND version = ?",
-                           -1, &update, NULL) != SQLITE_OK) {
-        rc = sr_db_fail(st, "reading sealed values");
-        goto out;
-    }
+                           -1, &select, NULL) != SQLITE_OK)
+        return sr_db_fail(st, "reading sealed values");
     while ((step = sqlite3_step(select)) == SQLITE_ROW) {
-        const char *kind = (const char *)sqlite3_column_text(select, 1);
-        const unsigned char *sealed = sqlite3_column_blob(select, 5);
-        int len = sqlite3_column_bytes(select, 5);
-
-        ref.info.uuid = (char *)sqlite3_column_text(select, 0);
-        if (!kind || sr_kind_parse(kind, &ref.info.kind) != SR_OK) {
+        if (!(grown = realloc(keys, (n + 1) * sizeof(*keys)))) {
+            rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        keys = grown;
+        kind = (const char *)sqlite3_column_text(select, 1);
+        keys[n].uuid = dup_text(select, 0);
+        keys[n].env_id = sqlite3_column_int64(select, 2);
+        keys[n].ref_id = sqlite3_column_int64(select, 3);
+        keys[n].version = sqlite3_column_int(select, 4);
+        n++;
+        if (!keys[n - 1].uuid) {
+            rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        if (!kind || sr_kind_parse(kind, &keys[n - 1].kind) != SR_OK) {
             rc = sr_err(st, SR_ERR_DB, "a reference has an unknown kind");
             goto out;
         }
-        ref.env_id = sqlite3_column_int64(select, 2);
-        ref.info.id = sqlite3_column_int64(select, 3);
-        rc = fn(st, &ref, sqlite3_column_int(select, 4), sealed, (size_t)len,
-                &replacement, &replacement_len, arg);
-        if (rc != SR_OK)
+    }
+    if (step != SQLITE_DONE) {
+        rc = sr_db_fail(st, "reading sealed values");
+        goto out;
+    }
+    if (sqlite3_prepare_v2(st->db,
+                           "UPDATE ref_versions SET sealed = ?, key_id = ?"
+                           " WHERE ref_id = ? AND version = ?",
+                           -1, &update, NULL) != SQLITE_OK) {
+        rc = sr_db_fail(st, "re-sealing");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        ref.info.uuid = keys[i].uuid;
+        ref.info.kind = keys[i].kind;
+        ref.info.id = keys[i].ref_id;
+        ref.env_id = keys[i].env_id;
+        if ((rc = sr_db_version_get(st, keys[i].ref_id, keys[i].version,
+                                    &v)) != SR_OK ||
+            (rc = fn(st, &ref, &v, &replacement, &replacement_len, arg)) !=
+                SR_OK)
             goto out;
+        sr_version_row_clear(&v);
         if (!replacement)
             continue;
         sqlite3_reset(update);
@@ -560,8 +595,8 @@ sr_rc sr_db_sealed_foreach(sr_store *st, sr_sealed_fn fn, void *arg)
                           SQLITE_STATIC);
         sqlite3_bind_int(update, 2,
                          sr_sealed_key_id(replacement, replacement_len));
-        sqlite3_bind_int64(update, 3, ref.info.id);
-        sqlite3_bind_int(update, 4, sqlite3_column_int(select, 4));
+        sqlite3_bind_int64(update, 3, keys[i].ref_id);
+        sqlite3_bind_int(update, 4, keys[i].version);
         step = sqlite3_step(update);
         free(replacement);
         replacement = NULL;
@@ -570,10 +605,12 @@ sr_rc sr_db_sealed_foreach(sr_store *st, sr_sealed_fn fn, void *arg)
             goto out;
         }
     }
-    if (step != SQLITE_DONE)
-        rc = sr_db_fail(st, "reading sealed values");
 out:
+    sr_version_row_clear(&v);
     free(replacement);
+    for (i = 0; i < n; i++)
+        free(keys[i].uuid);
+    free(keys);
     sqlite3_finalize(select);
     sqlite3_finalize(update);
     return rc;

@@ -94,7 +94,16 @@ struct sr_seal_binding {
     sr_kind kind;
     int version;
     int64_t env_id; /* 0: no environment type */
+    /* Certificate versions: SHA-256 of the public key and certificate
+     * chain kept beside the sealed key, so neither can be swapped. */
+    int has_public;
+    unsigned char public_digest[32];
 };
+
+/* Binds b to a version's public parts (a no-op without a public key). */
+void sr_binding_public(struct sr_seal_binding *b,
+                       const unsigned char *public_key, size_t public_len,
+                       const char *chain_pem);
 
 /* Seals plaintext under a fresh data key wrapped by kek (key id key_id).
  * *sealed is malloc'd. */
@@ -272,10 +281,12 @@ sr_rc sr_db_version_reseal(sr_store *st, int64_t ref_id,
 sr_rc sr_db_version_list(sr_store *st, int64_t ref_id,
                          sr_version_info **out, size_t *count);
 
-/* Every sealed value, for rekey: calls fn for each, which may replace it. */
+/* Every sealed value, for rekey: calls fn for each version (its row read
+ * whole), which may replace its sealed value. The versions are listed
+ * first and updated after, never while a scan of the table is open. */
 typedef sr_rc (*sr_sealed_fn)(sr_store *st, const struct sr_ref_row *ref,
-                              int version, const unsigned char *sealed,
-                              size_t len, unsigned char **replacement,
+                              const struct sr_version_row *v,
+                              unsigned char **replacement,
                               size_t *replacement_len, void *arg);
 sr_rc sr_db_sealed_foreach(sr_store *st, sr_sealed_fn fn, void *arg);
 

@@ -48,6 +48,7 @@ void sr_binding_of(const sr_store *st, const struct sr_ref_row *ref,
     b->kind = ref->info.kind;
     b->version = version;
     b->env_id = ref->env_id;
+    b->has_public = 0;
 }
 
 /* Days since 1970-01-01 of a valid "YYYY-MM-DD" (civil calendar). */
@@ -212,6 +213,7 @@ sr_rc sr_ref_unseal_current(sr_store *st, const struct sr_ref_row *row,
                       row->info.name);
     }
     sr_binding_of(st, row, v.version, &b);
+    sr_binding_public(&b, v.public_key, v.public_key_len, v.cert_chain_pem);
     rc = sr_unseal(st->kek->data, &b, v.sealed, v.sealed_len, out, &st->err);
     if (rc != SR_OK)
         sr_err(st, rc, "%s: version %d: %s", row->info.name, v.version,
@@ -237,6 +239,8 @@ static sr_rc seal_into(sr_store *st, const struct sr_ref_row *ref,
     struct sr_seal_binding b;
 
     sr_binding_of(st, ref, v->version, &b);
+    sr_binding_public(&b, v->public_key, v->public_key_len,
+                      v->cert_chain_pem);
     v->key_id = st->key_id;
     return sr_seal(st->kek->data, st->key_id, &b, plain, len, &v->sealed,
                    &v->sealed_len, &st->err);
@@ -565,6 +569,8 @@ static sr_rc rebind_versions(sr_store *st, const struct sr_ref_row *old_ref,
         }
         if (v.sealed) {
             sr_binding_of(st, old_ref, version, &b);
+            sr_binding_public(&b, v.public_key, v.public_key_len,
+                              v.cert_chain_pem);
             if ((rc = sr_store_need_key(st)) == SR_OK &&
                 (rc = sr_unseal(st->kek->data, &b, v.sealed, v.sealed_len,
                                 &plain, &st->err)) == SR_OK) {
@@ -1011,6 +1017,8 @@ sr_rc sr_ref_rollback(sr_store *st, const char *name, int version)
     }
     if (old.sealed) {
         sr_binding_of(st, &row, version, &b);
+        sr_binding_public(&b, old.public_key, old.public_key_len,
+                          old.cert_chain_pem);
         if ((rc = sr_store_need_key(st)) != SR_OK ||
             (rc = sr_unseal(st->kek->data, &b, old.sealed, old.sealed_len,
                             &plain, &st->err)) != SR_OK ||
@@ -1055,6 +1063,16 @@ sr_rc sr_ref_pubkey(sr_store *st, const char *name, sr_pubkey_format format,
     if (!row.info.public_key_der) {
         rc = sr_err(st, SR_ERR_NOT_SET, "%s: the key is not set", name);
         goto out;
+    }
+    /* With the store's key, the public key is checked against the sealed
+     * version it is bound to: a swapped one is a tamper error, not a key
+     * someone registers with Azure. */
+    if (st->kek && row.info.version >= 1) {
+        sr_secret *plain = NULL;
+        rc = sr_ref_unseal_current(st, &row, &plain);
+        sr_secret_free(plain);
+        if (rc != SR_OK)
+            goto out;
     }
     p = row.info.public_key_der;
     if (!(pkey = d2i_PUBKEY_ex(NULL, &p, (long)row.info.public_key_len,

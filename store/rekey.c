@@ -22,7 +22,7 @@ struct rekey_ctx {
 };
 
 static sr_rc rewrap_one(sr_store *st, const struct sr_ref_row *ref,
-                        int version, const unsigned char *sealed, size_t len,
+                        const struct sr_version_row *v,
                         unsigned char **replacement, size_t *replacement_len,
                         void *arg)
 {
@@ -30,12 +30,12 @@ static sr_rc rewrap_one(sr_store *st, const struct sr_ref_row *ref,
     struct sr_seal_binding b;
     sr_rc rc;
 
-    /* The scan can meet a row again after it was updated: it is done. */
-    if (sr_sealed_key_id(sealed, len) == ctx->new_key_id)
-        return SR_OK;
-    sr_binding_of(st, ref, version, &b);
+    sr_binding_of(st, ref, v->version, &b);
+    sr_binding_public(&b, v->public_key, v->public_key_len,
+                      v->cert_chain_pem);
     rc = sr_reseal_wrap(st->kek->data, ctx->new_kek, ctx->new_key_id, &b,
-                        sealed, len, replacement, replacement_len, &st->err);
+                        v->sealed, v->sealed_len, replacement,
+                        replacement_len, &st->err);
     if (rc != SR_OK)
         return sr_err(st, rc, "re-wrapping a version of %s: %s",
                       ref->info.uuid, st->err.msg);

@@ -77,7 +77,40 @@ static size_t aad_build(unsigned char *aad, const char *label,
     put_u32(aad + used + 8, (uint32_t)((uint64_t)b->env_id >> 32));
     put_u32(aad + used + 12, (uint32_t)b->env_id);
     put_u32(aad + used + 16, (uint32_t)key_id);
-    return used + 20;
+    used += 20;
+    if (b->has_public) {
+        memcpy(aad + used, b->public_digest, sizeof(b->public_digest));
+        used += sizeof(b->public_digest);
+    }
+    return used;
+}
+
+void sr_binding_public(struct sr_seal_binding *b,
+                       const unsigned char *public_key, size_t public_len,
+                       const char *chain_pem)
+{
+    EVP_MD_CTX *md;
+    unsigned char len[8];
+    size_t chain_len = chain_pem ? strlen(chain_pem) : 0;
+    int i;
+
+    b->has_public = 0;
+    if (!public_key || !public_len || !(md = EVP_MD_CTX_new()))
+        return;
+    /* Length-prefixed, so no key and chain pair reads as another. */
+    for (i = 0; i < 8; i++)
+        len[i] = (unsigned char)((uint64_t)public_len >> (56 - 8 * i));
+    if (EVP_DigestInit_ex2(md, EVP_sha256(), NULL) == 1 &&
+        EVP_DigestUpdate(md, len, 8) == 1 &&
+        EVP_DigestUpdate(md, public_key, public_len) == 1) {
+        for (i = 0; i < 8; i++)
+            len[i] = (unsigned char)((uint64_t)chain_len >> (56 - 8 * i));
+        if (EVP_DigestUpdate(md, len, 8) == 1 &&
+            (!chain_len || EVP_DigestUpdate(md, chain_pem, chain_len) == 1) &&
+            EVP_DigestFinal_ex(md, b->public_digest, NULL) == 1)
+            b->has_public = 1;
+    }
+    EVP_MD_CTX_free(md);
 }
 
 /* One AES-256-GCM operation; returns 1 on success (and, when opening, only
@@ -274,6 +307,7 @@ static const char check_plain[] = "secretref check value";
 
 static void check_binding(struct sr_seal_binding *b, const char *store_id)
 {
+    memset(b, 0, sizeof(*b));
     b->store_id = store_id;
     b->ref_uuid = "(key check)";
     b->kind = 0;

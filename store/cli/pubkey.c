@@ -35,7 +35,8 @@ int cli_pubkey(struct cli *cli, int argc, char **argv)
     }
     if (argc - optind != 1)
         return cli_usage("pubkey", "give one reference NAME");
-    if ((status = cli_open(cli, 0, &st)) != 0)
+    /* With the key, so the public key is checked against its seal. */
+    if ((status = cli_open(cli, 1, &st)) != 0)
         return status;
     if ((rc = sr_ref_pubkey(st, argv[optind], format, &text)) != SR_OK)
         status = cli_fail_store(st, rc);

@@ -173,4 +173,23 @@ equal "$(jq -r .secret "$T/show-damaged.out")" set "metadata readable"
 
 # Nothing of any secret was printed, logged or left in clear.
 expect 0 audit sr audit
+
+# The public key beside a sealed key is bound to it: swapping in another
+# key's public key (to get it registered with Azure) is caught by pubkey,
+# verify and every key open. (A store of its own: the one above is damaged.)
+export SECRETREF_STORE=$T/swap/store.db SECRETREF_KEY_FILE=$T/swap/master.key
+expect 0 swap-init sr init
+expect 0 swap-a sr new swap-a --generate ec-p256
+expect 0 swap-b sr new swap-b --generate ec-p256
+expect 0 swap-pub-before sr pubkey swap-a --format openssh
+sqlite3 "$SECRETREF_STORE" "UPDATE ref_versions SET public_key =
+  (SELECT v.public_key FROM ref_versions v JOIN refs r ON r.id = v.ref_id
+   WHERE r.name = 'swap-b') WHERE ref_id =
+  (SELECT id FROM refs WHERE name = 'swap-a')"
+expect 5 swap-pubkey sr pubkey swap-a --format openssh
+err_contains "failed authentication"
+one_line "$T/swap-pubkey.err"
+expect 5 swap-verify sr verify swap-a
+lacks "$T/swap-pubkey.out" "ecdsa-sha2"
+
 no_leak "$secret_base"

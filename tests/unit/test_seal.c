@@ -40,6 +40,7 @@ static char tmpdir[PATH_MAX];
 
 static void binding(struct sr_seal_binding *b)
 {
+    memset(b, 0, sizeof(*b));
     b->store_id = store_id;
     b->ref_uuid = uuid;
     b->kind = SR_KIND_MANUAL;
