@@ -162,8 +162,17 @@ void sr_db_rollback(sr_store *st)
 
 sr_rc sr_db_checkpoint(sr_store *st)
 {
-    if (sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL,
-                     NULL) != SQLITE_OK)
+    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
+                                       SQLITE_CHECKPOINT_TRUNCATE, NULL,
+                                       NULL);
+
+    /* BUSY: readers kept part of the log; the pragma form hides that. */
+    if (rc == SQLITE_BUSY)
+        return sr_err(st, SR_ERR_DB,
+                      "store %s: other readers kept the log from being "
+                      "checkpointed",
+                      st->path);
+    if (rc != SQLITE_OK)
         return sr_db_fail(st, "checkpointing the log");
     return SR_OK;
 }

@@ -149,7 +149,15 @@ sr_rc sr_rekey(sr_store *st, const sr_config *new_key, sr_key_source source)
     memcpy(st->kek->data, kek->data, SR_KEK_LEN);
     st->key_id = ctx.new_key_id;
     created_file = 0;
-    rc = sr_db_checkpoint(st);
+    /* The new key is in force: an incomplete checkpoint is worth a
+     * warning (the old wrapping stays in the log until the next one), not
+     * a failure. */
+    if (sr_db_checkpoint(st) != SR_OK)
+        fprintf(stderr, "secretref: rekey: warning: %s; the old wrapping "
+                        "stays in the log until the next checkpoint\n",
+                st->err.msg);
+    sr_err_clear(st);
+    rc = SR_OK;
     goto out;
 rollback:
     sr_db_rollback(st);
