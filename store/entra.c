@@ -174,8 +174,7 @@ static sr_rc client_assertion(sr_store *st, const sr_keyvault_client *c,
     rc = SR_ERR_NOMEM;
     if (!(der = leaf_der(sr_key_cert_chain_pem(key), &der_len))) {
         rc = sr_err(st, SR_ERR_WRONG_KIND,
-                    "Key Vault client %s: reference %s has no certificate",
-                    c->name, c->credential_ref);
+                    "reference %s has no certificate", c->credential_ref);
         goto out;
     }
     if (!EVP_Q_digest(sr_libctx(), rs256 ? "SHA1" : "SHA256", NULL, der,
@@ -205,8 +204,7 @@ static sr_rc client_assertion(sr_store *st, const sr_keyvault_client *c,
     params.salt_len = -1; /* PS256: the salt is the digest's length */
     if ((rc = sr_key_sign(key, &params, digest, sizeof(digest), sig,
                           &siglen)) != SR_OK) {
-        sr_err(st, rc, "Key Vault client %s: signing the assertion: %s",
-               c->name, sr_key_errmsg(key));
+        sr_err(st, rc, "signing the assertion: %s", sr_key_errmsg(key));
         goto out;
     }
     rc = SR_ERR_NOMEM;
@@ -340,15 +338,12 @@ sr_rc sr_entra_token(sr_store *st, const sr_keyvault_client *c,
                  enc_secret ? enc_secret : assertion);
         req.body = body;
     }
-    if ((rc = sr_http_send(&req, deadline, &r, &st->err)) != SR_OK) {
-        sr_err(st, rc, "Key Vault client %s: %s", c->name, st->err.msg);
+    if ((rc = sr_http_send(&req, deadline, &r, &st->err)) != SR_OK)
         goto out;
-    }
     if (r.status != 200) {
         entra_error(&r, code, sizeof(code));
         rc = sr_err(st, SR_ERR_REMOTE,
-                    "Key Vault client %s: %s refused the %s: %s (HTTP %ld)",
-                    c->name, req.what,
+                    "%s refused the %s: %s (HTTP %ld)", req.what,
                     managed ? "managed identity"
                     : enc_secret ? "client secret"
                                  : "client certificate",
@@ -365,8 +360,7 @@ sr_rc sr_entra_token(sr_store *st, const sr_keyvault_client *c,
         expires_in = strtod(json_string_value(exp), NULL);
     if (!access || expires_in <= 0) {
         rc = sr_err(st, SR_ERR_REMOTE,
-                    "Key Vault client %s: %s answered without a token",
-                    c->name, req.what);
+                    "%s answered without a token", req.what);
         goto out;
     }
     if (!(*token = strdup(access)))

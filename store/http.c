@@ -177,6 +177,11 @@ static void request_once(const struct sr_http_request *req, double deadline,
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body));
     }
     cc = curl_easy_perform(curl);
+    /* A certificate that does not verify will not verify next time. */
+    r->permanent = cc == CURLE_PEER_FAILED_VERIFICATION ||
+                   cc == CURLE_SSL_CACERT_BADFILE ||
+                   cc == CURLE_SSL_CERTPROBLEM ||
+                   cc == CURLE_UNSUPPORTED_PROTOCOL;
     if (cc == CURLE_OK)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
     else if (!r->errbuf[0])
@@ -236,6 +241,8 @@ sr_rc sr_http_send(const struct sr_http_request *req, double deadline,
         r->attempts = ++attempt;
         if (!retryable(r->status))
             return SR_OK;
+        if (r->permanent)
+            break;
         wait = backoff(r, attempt);
         if (sr_http_now() + wait >= deadline)
             break;

@@ -21,6 +21,7 @@ struct sr_http_response {
     char *www_authenticate;
     char *retry_after;
     int attempts;
+    int permanent; /* a failure retrying cannot mend (certificates) */
     char errbuf[256];
 };
 

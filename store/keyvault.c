@@ -294,16 +294,16 @@ static sr_rc bundle_read(sr_store *st, const char *where,
         char when[32];
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC",
                  gmtime(&meta->nbf));
-        sr_err(st, rc, "%s: the secret is not valid before %s (Key Vault "
-               "nbf)", where, when);
+        rc = sr_err(st, SR_ERR_EXPIRED, "%s: the secret is not valid "
+                    "before %s (Key Vault nbf)", where, when);
         goto out;
     }
     if (meta->exp && meta->exp <= now) {
         char when[32];
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC",
                  gmtime(&meta->exp));
-        sr_err(st, rc, "%s: the secret expired on %s (Key Vault exp)", where,
-               when);
+        rc = sr_err(st, SR_ERR_EXPIRED, "%s: the secret expired on %s (Key "
+                    "Vault exp)", where, when);
         goto out;
     }
     text = json_string_value(json_object_get(root, "value"));
@@ -407,19 +407,15 @@ sr_rc sr_keyvault_fetch(sr_store *st, const struct sr_ref_row *ref,
                         "%s: the vault's challenge names no tenant", where);
             goto out;
         }
-        if (!c.authority) {
-            /* The authority the challenge names (sovereign clouds). */
-            free(authority);
-            len = (size_t)(strrchr(uri, '/') - uri);
-            if (!(authority = strndup(uri, len)))
-                goto nomem;
-        }
+        /* Only the tenant comes from the challenge: the credential goes
+         * to the configured authority (--authority for sovereign clouds),
+         * never to a host a server named. */
         sr_http_response_clear(&r);
     }
     for (;;) {
         if ((rc = sr_entra_token(st, &c, authority, tenant, resource,
                                  deadline, refreshed, &token)) != SR_OK)
-            goto out;
+            goto remote; /* the message names the vault and the secret */
         len = strlen(token) + 32;
         free(auth_header);
         if (!(auth_header = OPENSSL_malloc(len)))
