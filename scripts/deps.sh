@@ -12,7 +12,7 @@ packages=(
   clang libclang-rt-14-dev
   iproute2 xxd
   python3 python3-cryptography
-  openssh-server opensc gnutls-bin p11-kit p11-kit-modules softhsm2
+  openssh-server opensc gnutls-bin p11-kit p11-kit-modules softhsm2 strace
 )
 backported=(pkcs11-provider)
 
