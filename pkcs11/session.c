@@ -183,6 +183,11 @@ CK_RV pk11_C_Login(CK_SESSION_HANDLE handle, CK_USER_TYPE user,
     /* The token has no security officer. */
     if (user != CKU_USER && user != CKU_CONTEXT_SPECIFIC)
         return CKR_USER_TYPE_INVALID;
+    /* No key has CKA_ALWAYS_AUTHENTICATE, so a context-specific login has
+     * no operation to authorise (PKCS#11 2.40, C_Login); it must not log
+     * the user in. */
+    if (user == CKU_CONTEXT_SPECIFIC)
+        return CKR_OPERATION_NOT_INITIALIZED;
     if (!pin && pin_len)
         return CKR_ARGUMENTS_BAD;
     pthread_mutex_lock(&pk11.lock);

@@ -50,6 +50,7 @@ CK_RV pk11_C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 CK_RV pk11_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
     char serial[17], *store_id = NULL;
+    CK_SESSION_HANDLE h;
     CK_RV rv;
 
     if ((rv = pk11_check_ready()) != CKR_OK)
@@ -69,7 +70,9 @@ CK_RV pk11_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     info->flags = CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED | CKF_RNG |
                   (pk11.login_required ? CKF_LOGIN_REQUIRED : 0);
     info->ulSessionCount = pk11.session_count;
-    info->ulRwSessionCount = pk11.session_count;
+    for (h = 1; h <= PK11_MAX_SESSIONS; h++)
+        if (pk11.sessions[h] && pk11_session_writable(pk11.sessions[h]))
+            info->ulRwSessionCount++;
     pthread_mutex_unlock(&pk11.lock);
     free(store_id);
     pk11_pad(info->manufacturerID, sizeof(info->manufacturerID), "secretref");
