@@ -55,8 +55,17 @@ static const char *openssl_reason(char *buf, size_t size)
     int flags = 0;
 
     code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags);
+    /* OpenSSL 3.0 first queues "unregistered scheme" (scheme=file) from
+     * its legacy loaders even when a provider's loader then runs: the
+     * reason is in what follows. */
+    while (code && ERR_GET_LIB(code) == ERR_LIB_OSSL_STORE &&
+           ERR_GET_REASON(code) == OSSL_STORE_R_UNREGISTERED_SCHEME &&
+           ERR_peek_error())
+        code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags);
     if (!code)
         snprintf(buf, size, "no key found");
+    else if (ERR_GET_LIB(code) == ERR_LIB_SYS)
+        snprintf(buf, size, "%s", strerror(ERR_GET_REASON(code)));
     else if (data && (flags & ERR_TXT_STRING) && *data)
         snprintf(buf, size, "%s", data);
     else

@@ -20,18 +20,28 @@
 static char *temp_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0, len;
+    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0, len, base_len;
     unsigned char rnd[6];
     char *out;
 
     if (RAND_bytes(rnd, sizeof(rnd)) != 1)
         return NULL;
+    /* A name may have 255 bytes: the temporary's "." and ".part-" plus 12
+     * hex digits must fit too, so a long name is cut (at a UTF-8 character
+     * boundary) in the temporary's. */
+    base_len = strlen(path + dir_len);
+    if (base_len > 255 - 19) {
+        base_len = 255 - 19;
+        while (base_len > 0 && ((unsigned char)path[dir_len + base_len] &
+                                0xC0) == 0x80)
+            base_len--;
+    }
     len = strlen(path) + 32;
     if (!(out = malloc(len)))
         return NULL;
-    snprintf(out, len, "%.*s.%s.part-%02x%02x%02x%02x%02x%02x", (int)dir_len,
-             path, path + dir_len, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
-             rnd[5]);
+    snprintf(out, len, "%.*s.%.*s.part-%02x%02x%02x%02x%02x%02x",
+             (int)dir_len, path, (int)base_len, path + dir_len, rnd[0],
+             rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
     return out;
 }
 
@@ -202,7 +212,7 @@ sftpc_rc sftpc_get(struct sftpc_conn *c, const char *remote, const char *local)
     if (!(temp = temp_name(target)) || !(buf = malloc(SFTPC_READ_CHUNK)))
         goto nomem;
     if ((fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
-        rc = sftpc_fail(SFTPC_ERR_LOCAL, "%s: %s", temp, strerror(errno));
+        rc = sftpc_fail(SFTPC_ERR_LOCAL, "%s: %s", target, strerror(errno));
         goto out;
     }
     if (!(h = libssh2_sftp_open_ex(c->sftp, path, (unsigned int)strlen(path),
