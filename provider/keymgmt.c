@@ -26,10 +26,13 @@ const char *prov_alg_name(enum prov_alg alg)
 struct prov_key *prov_key_new(struct prov_ctx *ctx, enum prov_alg alg)
 {
     struct prov_key *key = calloc(1, sizeof(*key));
+    size_t i;
 
     if (!key)
         return NULL;
     atomic_init(&key->refs, 1);
+    for (i = 0; i < PROV_SHADOWS; i++)
+        atomic_init(&key->shadows[i], NULL);
     key->ctx = ctx;
     key->alg = alg;
     return key;
@@ -79,6 +82,7 @@ void prov_key_free(struct prov_key *key)
     if (!key || atomic_fetch_sub(&key->refs, 1) != 1)
         return;
     sr_key_free(key->sk);
+    prov_shadows_free(key);
     EVP_PKEY_free(key->local);
     EVP_PKEY_free(key->pub);
     free(key);
@@ -86,7 +90,9 @@ void prov_key_free(struct prov_key *key)
 
 int prov_key_is_private(const struct prov_key *key)
 {
-    return key->sk || (key->local && key->local != key->pub);
+    /* local is set only for a private key (import of a key pair, gen);
+     * it is then the same object as pub. */
+    return key->sk || key->local;
 }
 
 /* ---- the functions of the dispatch tables ----------------------------- */

@@ -129,12 +129,82 @@ static int get_params(void *provctx, OSSL_PARAM params[])
     return 1;
 }
 
+/* The live contexts, for the fork handlers. Before fork() each context's
+ * lock is taken, so the child inherits no half-done key load and no held
+ * lock, and its store is closed, so no SQLite connection crosses into the
+ * child; each process reopens the store on next use. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static struct prov_ctx **live;
+static size_t live_count;
+
+static void fork_prepare(void)
+{
+    size_t i;
+
+    pthread_mutex_lock(&live_lock);
+    for (i = 0; i < live_count; i++) {
+        pthread_mutex_lock(&live[i]->lock);
+        /* A handle of an earlier parent is abandoned, as below. */
+        if (live[i]->store && live[i]->store_pid == getpid())
+            sr_store_free(live[i]->store);
+        live[i]->store = NULL;
+    }
+}
+
+/* After fork(), in the parent and in the child alike. */
+static void fork_release(void)
+{
+    size_t i;
+
+    for (i = 0; i < live_count; i++)
+        pthread_mutex_unlock(&live[i]->lock);
+    pthread_mutex_unlock(&live_lock);
+}
+
+static void atfork_register(void)
+{
+    /* The module stays loaded (-z nodelete), so the handlers stay valid. */
+    pthread_atfork(fork_prepare, fork_release, fork_release);
+}
+
+static int live_add(struct prov_ctx *ctx)
+{
+    struct prov_ctx **grown;
+    int ok = 0;
+
+    pthread_once(&atfork_once, atfork_register);
+    pthread_mutex_lock(&live_lock);
+    if ((grown = realloc(live, (live_count + 1) * sizeof(*grown)))) {
+        live = grown;
+        live[live_count++] = ctx;
+        ok = 1;
+    }
+    pthread_mutex_unlock(&live_lock);
+    return ok;
+}
+
+static void live_remove(struct prov_ctx *ctx)
+{
+    size_t i;
+
+    pthread_mutex_lock(&live_lock);
+    for (i = 0; i < live_count; i++) {
+        if (live[i] == ctx) {
+            live[i] = live[--live_count];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&live_lock);
+}
+
 static void teardown(void *provctx)
 {
     struct prov_ctx *ctx = provctx;
 
     if (!ctx)
         return;
+    live_remove(ctx);
     /* A handle opened by a parent process is not ours to close. */
     if (ctx->store && ctx->store_pid == getpid())
         sr_store_free(ctx->store);
@@ -293,7 +363,7 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,
         !ctx->core_vset_error) {
         ctx->core_new_error = NULL;
     }
-    if (!read_settings(ctx, in)) {
+    if (!read_settings(ctx, in) || !live_add(ctx)) {
         teardown(ctx);
         return 0;
     }

@@ -46,6 +46,9 @@ sr_rc prov_ref_lookup(struct prov_ctx *ctx, const char *name,
 
 enum prov_alg { PROV_RSA = 1, PROV_RSA_PSS, PROV_EC, PROV_ED25519 };
 
+#define PROV_SHADOWS 4
+struct prov_shadow;
+
 /* A key as OpenSSL sees it. A store key holds its private half only by
  * reference (sk, in the key core); a local key (an imported public key,
  * an ephemeral key made here) is an ordinary EVP_PKEY. pub is always
@@ -57,6 +60,9 @@ struct prov_key {
     sr_key *sk;      /* a store key, or NULL */
     EVP_PKEY *local; /* a local key (may be private), or NULL */
     EVP_PKEY *pub;   /* the public half, or NULL for an empty key */
+    /* Verify contexts over pub, one per digest, made on first use and
+     * copied for each signature context (signature.c). */
+    _Atomic(struct prov_shadow *) shadows[PROV_SHADOWS];
 };
 
 struct prov_key *prov_key_new(struct prov_ctx *ctx, enum prov_alg alg);
@@ -66,6 +72,8 @@ void prov_key_free(struct prov_key *key);
 /* The key that does private operations on a local key: local, or NULL. */
 int prov_key_is_private(const struct prov_key *key);
 const char *prov_alg_name(enum prov_alg alg);
+/* Frees the shadows signature.c made for key. */
+void prov_shadows_free(struct prov_key *key);
 
 /* ---- dispatch tables ----------------------------------------------------- */
 

@@ -214,6 +214,113 @@ static const OSSL_PARAM *ed25519_settable(void *c, void *p)
     return shadow_table(PROV_ED25519, 1);
 }
 
+/* A shadow made ahead: a verify context over the key's public half in
+ * the default provider, with a digest set ("" for none). */
+struct prov_shadow {
+    char md[NAME_MAX_LEN];
+    EVP_PKEY_CTX *ctx;
+};
+
+static void shadow_free(struct prov_shadow *sh)
+{
+    if (sh) {
+        EVP_PKEY_CTX_free(sh->ctx);
+        free(sh);
+    }
+}
+
+void prov_shadows_free(struct prov_key *key)
+{
+    size_t i;
+
+    for (i = 0; i < PROV_SHADOWS; i++)
+        shadow_free(atomic_load(&key->shadows[i]));
+}
+
+static struct prov_shadow *shadow_make(struct prov_key *key, const char *md)
+{
+    struct prov_shadow *sh = calloc(1, sizeof(*sh));
+    OSSL_PARAM params[2];
+
+    if (!sh)
+        return NULL;
+    memcpy(sh->md, md, strlen(md) + 1);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST,
+                                                 (char *)md, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!(sh->ctx = EVP_PKEY_CTX_new_from_pkey(sr_libctx(), key->pub,
+                                               "provider=default")) ||
+        EVP_PKEY_verify_init(sh->ctx) != 1 ||
+        (*md && EVP_PKEY_CTX_set_params(sh->ctx, params) != 1)) {
+        shadow_free(sh);
+        return NULL;
+    }
+    return sh;
+}
+
+/* The shadow for a new operation: a copy of the one made for this key and
+ * digest, made on first use. In OpenSSL 3.0 copying costs a fraction of
+ * EVP_PKEY_CTX_new_from_pkey, EVP_PKEY_verify_init and setting a digest.
+ * A published shadow is never changed; once PROV_SHADOWS digests are
+ * kept, others get a shadow of their own each time. */
+static EVP_PKEY_CTX *shadow_new(struct prov_key *key, const char *md)
+{
+    struct prov_shadow *sh, *made = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    size_t i;
+
+    for (i = 0; i < PROV_SHADOWS; i++) {
+        if (!(sh = atomic_load(&key->shadows[i]))) {
+            if (!made && !(made = shadow_make(key, md)))
+                return NULL;
+            /* Another thread may publish one here first. */
+            if (atomic_compare_exchange_strong(&key->shadows[i], &sh, made)) {
+                sh = made;
+                made = NULL;
+            }
+        }
+        if (strcmp(sh->md, md) == 0)
+            break;
+    }
+    if (i < PROV_SHADOWS) {
+        ctx = EVP_PKEY_CTX_dup(sh->ctx);
+    } else if (made || (made = shadow_make(key, md))) {
+        ctx = made->ctx;
+        made->ctx = NULL;
+    }
+    shadow_free(made);
+    return ctx;
+}
+
+/* A digest, fetched once per name in the key core's context; the caller
+ * frees its reference. */
+static EVP_MD *md_fetch(const char *name)
+{
+    static struct {
+        char name[NAME_MAX_LEN];
+        EVP_MD *md;
+    } cache[8];
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    EVP_MD *md = NULL;
+    size_t i, n = sizeof(cache) / sizeof(cache[0]);
+
+    if (strlen(name) >= NAME_MAX_LEN)
+        return NULL;
+    pthread_mutex_lock(&lock);
+    for (i = 0; i < n && cache[i].md; i++)
+        if (strcmp(cache[i].name, name) == 0)
+            break;
+    if (i < n && cache[i].md) {
+        md = EVP_MD_up_ref(cache[i].md) ? cache[i].md : NULL;
+    } else if ((md = EVP_MD_fetch(sr_libctx(), name, "provider=default")) &&
+               i < n && EVP_MD_up_ref(md)) {
+        memcpy(cache[i].name, name, strlen(name) + 1);
+        cache[i].md = md;
+    }
+    pthread_mutex_unlock(&lock);
+    return md;
+}
+
 /* Sets the key and makes the shadow (and, for a local private key, the
  * local signing context). */
 static int sig_init(struct sig_ctx *s, void *keydata, const char *mdname,
@@ -244,9 +351,15 @@ static int sig_init(struct sig_ctx *s, void *keydata, const char *mdname,
             return 0;
         return 1;
     }
-    if (!(s->shadow = EVP_PKEY_CTX_new_from_pkey(sr_libctx(), key->pub,
-                                                 "provider=default")) ||
-        EVP_PKEY_verify_init(s->shadow) != 1)
+    if (digest) {
+        if (!mdname || !*mdname)
+            mdname = "SHA256";
+        if (strlen(mdname) >= NAME_MAX_LEN)
+            return 0;
+        memcpy(s->md, mdname, strlen(mdname) + 1);
+    }
+    /* The shadow comes with the digest set. */
+    if (!(s->shadow = shadow_new(key, s->md)))
         return 0;
     if (signing && key->local && !key->sk &&
         (!(s->local = EVP_PKEY_CTX_new_from_pkey(sr_libctx(), key->local,
@@ -254,18 +367,17 @@ static int sig_init(struct sig_ctx *s, void *keydata, const char *mdname,
          EVP_PKEY_sign_init(s->local) != 1))
         return 0;
     if (digest) {
-        if (!mdname || !*mdname)
-            mdname = "SHA256";
         md_param[0] = OSSL_PARAM_construct_utf8_string(
             OSSL_SIGNATURE_PARAM_DIGEST, (char *)mdname, 0);
         md_param[1] = OSSL_PARAM_construct_end();
-        if (!sig_set_ctx_params(s, md_param) || !(s->md_ctx = EVP_MD_CTX_new()))
+        if ((s->local && EVP_PKEY_CTX_set_params(s->local, md_param) != 1) ||
+            !(s->md_ctx = EVP_MD_CTX_new()))
             return 0;
     }
     if (!sig_set_ctx_params(s, params))
         return 0;
     if (digest) {
-        EVP_MD *md = EVP_MD_fetch(sr_libctx(), s->md, "provider=default");
+        EVP_MD *md = md_fetch(s->md);
         int ok = md && EVP_DigestInit_ex2(s->md_ctx, md, NULL) == 1;
         EVP_MD_free(md);
         return ok;

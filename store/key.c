@@ -13,9 +13,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A signing context kept for reuse, with the parameters it was set up
+ * for: in OpenSSL 3.0 making one (EVP_PKEY_CTX_new_from_pkey, sign_init,
+ * set_params) costs a tenth of an ECDSA P-256 signature. A context is
+ * used by one thread at a time; the pool holds at most SIGN_POOL_MAX. */
+#define SIGN_POOL_MAX 16
+#define SIGN_NAME_MAX 32
+
+struct sign_slot {
+    struct sign_slot *next;
+    EVP_PKEY_CTX *ctx;   /* RSA, EC: EVP_PKEY_sign */
+    EVP_MD_CTX *md_ctx;  /* Ed25519: EVP_DigestSign */
+    int configured; /* set up with the key and the fields below */
+    sr_padding padding;
+    int salt_len;
+    char digest[SIGN_NAME_MAX], mgf1[SIGN_NAME_MAX]; /* "" for none */
+};
+
 struct sr_key {
     atomic_int refs;
     EVP_PKEY *pkey;
+    /* Taken with a test-and-set, never waited for: a busy pool (or one a
+     * forked child inherited mid-use) only means a new context. */
+    atomic_flag pool_busy;
+    struct sign_slot *pool;
+    int pool_len;
     sr_key_type type;
     int bits;
     const char *curve;
@@ -101,6 +123,7 @@ sr_rc sr_key_open(sr_store *st, const char *name, sr_key **out)
         goto out;
     }
     atomic_init(&k->refs, 1);
+    atomic_flag_clear(&k->pool_busy);
     p = plain->data;
     if (!(k->pkey = d2i_AutoPrivateKey_ex(NULL, &p, (long)plain->len,
                                           sr_libctx(), NULL))) {
@@ -144,10 +167,25 @@ sr_key *sr_key_ref(sr_key *key)
     return key;
 }
 
+static void slot_free(struct sign_slot *slot)
+{
+    if (slot) {
+        EVP_PKEY_CTX_free(slot->ctx);
+        EVP_MD_CTX_free(slot->md_ctx);
+        free(slot);
+    }
+}
+
 void sr_key_free(sr_key *key)
 {
+    struct sign_slot *slot;
+
     if (!key || atomic_fetch_sub(&key->refs, 1) != 1)
         return;
+    while ((slot = key->pool)) {
+        key->pool = slot->next;
+        slot_free(slot);
+    }
     /* EVP_PKEY_free cleanses the key's bignums and buffers. */
     EVP_PKEY_free(key->pkey);
     free(key->name);
@@ -245,30 +283,121 @@ static int rsa_params_set(EVP_PKEY_CTX *ctx, sr_padding padding,
     return EVP_PKEY_CTX_set_params(ctx, params) == 1;
 }
 
+/* A signing context from the pool, or a new, empty one. */
+static struct sign_slot *slot_take(sr_key *key)
+{
+    struct sign_slot *slot = NULL;
+
+    if (!atomic_flag_test_and_set_explicit(&key->pool_busy,
+                                           memory_order_acquire)) {
+        if ((slot = key->pool)) {
+            key->pool = slot->next;
+            key->pool_len--;
+        }
+        atomic_flag_clear_explicit(&key->pool_busy, memory_order_release);
+    }
+    return slot ? slot : calloc(1, sizeof(*slot));
+}
+
+/* Back to the pool, or freed when the pool is full or busy. */
+static void slot_give(sr_key *key, struct sign_slot *slot)
+{
+    if (!atomic_flag_test_and_set_explicit(&key->pool_busy,
+                                           memory_order_acquire)) {
+        if (key->pool_len < SIGN_POOL_MAX) {
+            slot->next = key->pool;
+            key->pool = slot;
+            key->pool_len++;
+            slot = NULL;
+        }
+        atomic_flag_clear_explicit(&key->pool_busy, memory_order_release);
+    }
+    slot_free(slot);
+}
+
+static int slot_matches(const struct sign_slot *slot,
+                        const sr_sign_params *params)
+{
+    return slot->configured && slot->padding == params->padding &&
+           slot->salt_len == params->salt_len &&
+           strcmp(slot->digest, params->digest ? params->digest : "") == 0 &&
+           strcmp(slot->mgf1,
+                  params->mgf1_digest ? params->mgf1_digest : "") == 0;
+}
+
+/* Sets the context up for params, from scratch unless it already is. */
+static sr_rc slot_setup(sr_key *key, struct sign_slot *slot,
+                        const sr_sign_params *params)
+{
+    const char *digest = params->digest ? params->digest : "";
+    const char *mgf1 = params->mgf1_digest ? params->mgf1_digest : "";
+
+    if (slot_matches(slot, params))
+        return SR_OK;
+    slot->configured = 0;
+    if (!slot->ctx && !(slot->ctx = EVP_PKEY_CTX_new_from_pkey(
+                            sr_libctx(), key->pkey, NULL)))
+        return key_fail(SR_ERR_NOMEM, "out of memory");
+    if (EVP_PKEY_sign_init(slot->ctx) != 1)
+        return key_fail_openssl(SR_ERR_CRYPTO, "starting a signature");
+    if (key->type == SR_KEY_RSA) {
+        /* PSS salt: -1 digest length, -2 maximum, as RSA_PSS_SALTLEN_* */
+        if (!rsa_params_set(slot->ctx, params->padding, params->digest,
+                            params->mgf1_digest, params->salt_len, NULL, 0,
+                            0))
+            return key_fail_openssl(SR_ERR_USAGE, "setting RSA parameters");
+    } else if (params->digest) {
+        OSSL_PARAM p[2];
+        p[0] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST,
+                                                (char *)params->digest, 0);
+        p[1] = OSSL_PARAM_construct_end();
+        if (EVP_PKEY_CTX_set_params(slot->ctx, p) != 1)
+            return key_fail_openssl(SR_ERR_USAGE, "setting the digest");
+    }
+    /* Names too long to record just mean setting up again next time. */
+    if (strlen(digest) < SIGN_NAME_MAX && strlen(mgf1) < SIGN_NAME_MAX) {
+        slot->padding = params->padding;
+        slot->salt_len = params->salt_len;
+        memcpy(slot->digest, digest, strlen(digest) + 1);
+        memcpy(slot->mgf1, mgf1, strlen(mgf1) + 1);
+        slot->configured = 1;
+    }
+    return SR_OK;
+}
+
 static sr_rc sign_ed25519(sr_key *key, const unsigned char *tbs,
                           size_t tbslen, unsigned char *sig, size_t *siglen)
 {
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    sr_rc rc = SR_OK;
+    struct sign_slot *slot = slot_take(key);
+    int ok;
 
-    if (!md)
+    if (!slot || (!slot->md_ctx && !(slot->md_ctx = EVP_MD_CTX_new()))) {
+        slot_free(slot);
         return key_fail(SR_ERR_NOMEM, "out of memory");
-    if (EVP_DigestSignInit_ex(md, NULL, NULL, sr_libctx(), NULL, key->pkey,
-                              NULL) != 1 ||
-        EVP_DigestSign(md, sig, siglen, tbs, tbslen) != 1)
-        rc = key_fail_openssl(SR_ERR_CRYPTO, "Ed25519 signing");
-    EVP_MD_CTX_free(md);
-    return rc;
+    }
+    /* A context set up before is set up again with the same key, which
+     * costs a twentieth of the first time. */
+    if (slot->configured)
+        ok = EVP_DigestSignInit_ex(slot->md_ctx, NULL, NULL, NULL, NULL,
+                                   NULL, NULL) == 1;
+    else
+        ok = EVP_DigestSignInit_ex(slot->md_ctx, NULL, NULL, sr_libctx(),
+                                   NULL, key->pkey, NULL) == 1;
+    if (!ok || EVP_DigestSign(slot->md_ctx, sig, siglen, tbs, tbslen) != 1) {
+        slot_free(slot);
+        return key_fail_openssl(SR_ERR_CRYPTO, "Ed25519 signing");
+    }
+    slot->configured = 1;
+    slot_give(key, slot);
+    return SR_OK;
 }
 
 sr_rc sr_key_sign(sr_key *key, const sr_sign_params *params,
                   const unsigned char *tbs, size_t tbslen, unsigned char *sig,
                   size_t *siglen)
 {
-    EVP_PKEY_CTX *ctx = NULL;
-    sr_rc rc = SR_OK;
-    /* PSS salt: -1 digest length, -2 maximum, as RSA_PSS_SALTLEN_* */
-    int salt = params->salt_len;
+    struct sign_slot *slot;
+    sr_rc rc;
 
     if (!sig) {
         *siglen = (size_t)EVP_PKEY_get_size(key->pkey);
@@ -283,32 +412,16 @@ sr_rc sr_key_sign(sr_key *key, const sr_sign_params *params,
         return key_fail(SR_ERR_USAGE, "RSA signing needs PKCS#1 or PSS");
     if (params->padding == SR_PAD_PSS && !params->digest)
         return key_fail(SR_ERR_USAGE, "PSS needs a digest");
-    if (!(ctx = EVP_PKEY_CTX_new_from_pkey(sr_libctx(), key->pkey, NULL)))
+    if (!(slot = slot_take(key)))
         return key_fail(SR_ERR_NOMEM, "out of memory");
-    if (EVP_PKEY_sign_init(ctx) != 1) {
-        rc = key_fail_openssl(SR_ERR_CRYPTO, "starting a signature");
-        goto out;
-    }
-    if (key->type == SR_KEY_RSA) {
-        if (!rsa_params_set(ctx, params->padding, params->digest,
-                            params->mgf1_digest, salt, NULL, 0, 0)) {
-            rc = key_fail_openssl(SR_ERR_USAGE, "setting RSA parameters");
-            goto out;
-        }
-    } else if (params->digest) {
-        OSSL_PARAM p[2];
-        p[0] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST,
-                                                (char *)params->digest, 0);
-        p[1] = OSSL_PARAM_construct_end();
-        if (EVP_PKEY_CTX_set_params(ctx, p) != 1) {
-            rc = key_fail_openssl(SR_ERR_USAGE, "setting the digest");
-            goto out;
-        }
-    }
-    if (EVP_PKEY_sign(ctx, sig, siglen, tbs, tbslen) != 1)
+    if ((rc = slot_setup(key, slot, params)) == SR_OK &&
+        EVP_PKEY_sign(slot->ctx, sig, siglen, tbs, tbslen) != 1)
         rc = key_fail_openssl(SR_ERR_CRYPTO, "signing");
-out:
-    EVP_PKEY_CTX_free(ctx);
+    /* A context that failed is not used again. */
+    if (rc == SR_OK)
+        slot_give(key, slot);
+    else
+        slot_free(slot);
     return rc;
 }
 
