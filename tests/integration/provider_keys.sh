@@ -10,6 +10,7 @@
 # "openssl-provider"; a percent-encoded name works. No output of this test
 # contains "PRIVATE KEY".
 source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/../lib/provider.sh"
 require openssl jq
 : "${SECRETREF_LIB:?run through ctest (SECRETREF_LIB is not set)}"
 unset OPENSSL_CONF
@@ -26,46 +27,8 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$K/imported
 expect 0 new-imported sr new imported --certificate "$K/imported.pem"
 keys=(rsa ec ed imported)
 
-ORDER_SD=("${OSSL_PROV[@]}")
-ORDER_DS=(-provider-path "$SECRETREF_LIB" -provider default -provider secretref)
-# ossl MODE SUBCOMMAND ARGS...: openssl with our provider, "sd" secretref
-# first, "ds" default first; "cnf:FILE" through that openssl.cnf with
-# no store, key file or environment type in the environment.
-ossl() {
-  local mode=$1 sub=$2; shift 2
-  case $mode in
-    sd) foreign openssl "$sub" "${ORDER_SD[@]}" "$@" ;;
-    ds) foreign openssl "$sub" "${ORDER_DS[@]}" "$@" ;;
-    cnf:*) foreign env -u SECRETREF_STORE -u SECRETREF_KEY_FILE -u SECRETREF_ENVIRONMENT \
-      OPENSSL_CONF="${mode#cnf:}" openssl "$sub" "$@" ;;
-  esac
-}
 
-# write_cnf FILE [EXTRA_LINE]: an openssl.cnf that activates the provider
-# on this test's store.
-write_cnf() {
-  cat >"$1" <<EOF
-openssl_conf = openssl_init
-
-[openssl_init]
-providers = provider_sect
-
-[provider_sect]
-default = default_sect
-secretref = secretref_sect
-
-[default_sect]
-activate = 1
-
-[secretref_sect]
-module = $SECRETREF_LIB/secretref.so
-activate = 1
-store = $SECRETREF_STORE
-key_file = $SECRETREF_KEY_FILE
-${2:-}
-EOF
-}
-write_cnf "$T/openssl.cnf"
+provider_cnf "$T/openssl.cnf"
 
 # refused NAME: the last run failed cleanly: a non-zero status that is
 # not a signal (ASan aborts, crashes: >= 128), and no sanitizer report.
@@ -166,7 +129,7 @@ expect 0 other-init env SECRETREF_STORE="$T/other/store.db" SECRETREF_KEY_FILE="
 SECRETREF_KEY_FILE=$T/other/master.key run wrong-key ossl sd pkey -in secretref:ec -pubout
 refused wrong-key
 err_contains "wrong encryption key"
-write_cnf "$T/wrong-key.cnf"
+provider_cnf "$T/wrong-key.cnf"
 sed -i "s|^key_file = .*|key_file = $T/other/master.key|" "$T/wrong-key.cnf"
 run wrong-key-cnf ossl "cnf:$T/wrong-key.cnf" pkey -in secretref:ec -pubout
 refused wrong-key-cnf
@@ -187,8 +150,8 @@ err_contains "bound to environment type Production"
 SECRETREF_ENVIRONMENT=Production expect 0 env-prod ossl ds pkey -in secretref:prod-key -pubout
 equal "$(cat "$T/env-prod.out")" "$(sr --environment Production pubkey prod-key)" "Production key in Production"
 # The environment type from openssl.cnf.
-write_cnf "$T/env-prod.cnf" "environment = Production"
-write_cnf "$T/env-test.cnf" "environment = Test"
+provider_cnf "$T/env-prod.cnf" "environment = Production"
+provider_cnf "$T/env-test.cnf" "environment = Test"
 expect 0 env-prod-cnf ossl "cnf:$T/env-prod.cnf" pkey -in secretref:prod-key -pubout
 run env-test-cnf ossl "cnf:$T/env-test.cnf" pkey -in secretref:prod-key -pubout
 refused env-test-cnf

@@ -11,6 +11,7 @@
 # ciphertext made and every peer derivation done by the default provider
 # alone, with the public key from `secretref pubkey`.
 source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/../lib/provider.sh"
 require openssl cmp
 : "${SECRETREF_LIB:?run through ctest (SECRETREF_LIB is not set)}"
 # The verifier must be the default provider alone, never our config.
@@ -79,37 +80,8 @@ done
 # ossl MODE SUBCOMMAND ARGS...: openssl with our provider loaded as MODE
 # says: "sd" secretref first, "ds" default first, "cnf" by openssl.cnf
 # (the store and key file from the config, not from the environment).
-ORDER_SD=("${OSSL_PROV[@]}")
-ORDER_DS=(-provider-path "$SECRETREF_LIB" -provider default -provider secretref)
-ossl() {
-  local mode=$1 sub=$2; shift 2
-  case $mode in
-    sd) foreign openssl "$sub" "${ORDER_SD[@]}" "$@" ;;
-    ds) foreign openssl "$sub" "${ORDER_DS[@]}" "$@" ;;
-    cnf) foreign env -u SECRETREF_STORE -u SECRETREF_KEY_FILE \
-      OPENSSL_CONF="$T/openssl.cnf" openssl "$sub" "$@" ;;
-  esac
-}
 
-cat >"$T/openssl.cnf" <<EOF
-openssl_conf = openssl_init
-
-[openssl_init]
-providers = provider_sect
-
-[provider_sect]
-default = default_sect
-secretref = secretref_sect
-
-[default_sect]
-activate = 1
-
-[secretref_sect]
-module = $SECRETREF_LIB/secretref.so
-activate = 1
-store = $SECRETREF_STORE
-key_file = $SECRETREF_KEY_FILE
-EOF
+provider_cnf "$T/openssl.cnf"
 
 # verified NAME: the last verify printed success.
 verified() {

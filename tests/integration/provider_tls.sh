@@ -9,6 +9,7 @@
 # store too) and we assert its verdict, the protocol, the peer signature
 # type and digest, and that application data went through.
 source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/../lib/provider.sh"
 require openssl ss timeout
 : "${SECRETREF_LIB:?run through ctest (SECRETREF_LIB is not set)}"
 unset OPENSSL_CONF
@@ -20,40 +21,8 @@ for k in "${keys[@]}"; do
   expect 0 "new-${k%%:*}" sr new "${k%%:*}" --generate "${k#*:}"
 done
 
-cat >"$T/openssl.cnf" <<EOF
-openssl_conf = openssl_init
+provider_cnf "$T/openssl.cnf"
 
-[openssl_init]
-providers = provider_sect
-
-[provider_sect]
-default = default_sect
-secretref = secretref_sect
-
-[default_sect]
-activate = 1
-
-[secretref_sect]
-module = $SECRETREF_LIB/secretref.so
-activate = 1
-store = $SECRETREF_STORE
-key_file = $SECRETREF_KEY_FILE
-EOF
-
-ORDER_SD=("${OSSL_PROV[@]}")
-ORDER_DS=(-provider-path "$SECRETREF_LIB" -provider default -provider secretref)
-# ossl MODE SUBCOMMAND ARGS...: openssl with our provider ("sd" secretref
-# first, "ds" default first, "cnf" by openssl.cnf, no store in the
-# environment), bounded in time.
-ossl() {
-  local mode=$1 sub=$2; shift 2
-  case $mode in
-    sd) foreign timeout 40 openssl "$sub" "${ORDER_SD[@]}" "$@" ;;
-    ds) foreign timeout 40 openssl "$sub" "${ORDER_DS[@]}" "$@" ;;
-    cnf) foreign timeout 40 env -u SECRETREF_STORE -u SECRETREF_KEY_FILE \
-      OPENSSL_CONF="$T/openssl.cnf" openssl "$sub" "$@" ;;
-  esac
-}
 
 # The CA and a server certificate for every key, all signed in the store.
 expect 0 ca ossl sd req -x509 -new -key secretref:CA -subj "/CN=secretref TLS test CA" -days 2 \

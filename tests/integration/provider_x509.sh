@@ -11,6 +11,7 @@
 # once in the other order, once through an openssl.cnf that activates the
 # provider.
 source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/../lib/provider.sh"
 require openssl cmp
 : "${SECRETREF_LIB:?run through ctest (SECRETREF_LIB is not set)}"
 unset OPENSSL_CONF
@@ -28,40 +29,8 @@ for n in CA CA-RSA "${leaves[@]}"; do
   sr pubkey "$n" >"$T/$n.pub"
 done
 
-cat >"$T/openssl.cnf" <<EOF
-openssl_conf = openssl_init
+provider_cnf "$T/openssl.cnf"
 
-[openssl_init]
-providers = provider_sect
-
-[provider_sect]
-default = default_sect
-secretref = secretref_sect
-
-[default_sect]
-activate = 1
-
-[secretref_sect]
-module = $SECRETREF_LIB/secretref.so
-activate = 1
-store = $SECRETREF_STORE
-key_file = $SECRETREF_KEY_FILE
-EOF
-
-ORDER_SD=("${OSSL_PROV[@]}")
-ORDER_DS=(-provider-path "$SECRETREF_LIB" -provider default -provider secretref)
-# ossl MODE SUBCOMMAND ARGS...: openssl with our provider ("sd" secretref
-# first, "ds" default first, "cnf" by openssl.cnf, no store in the
-# environment).
-ossl() {
-  local mode=$1 sub=$2; shift 2
-  case $mode in
-    sd) foreign openssl "$sub" "${ORDER_SD[@]}" "$@" ;;
-    ds) foreign openssl "$sub" "${ORDER_DS[@]}" "$@" ;;
-    cnf) foreign env -u SECRETREF_STORE -u SECRETREF_KEY_FILE \
-      OPENSSL_CONF="$T/openssl.cnf" openssl "$sub" "$@" ;;
-  esac
-}
 
 # cert_key NAME CERT WHAT: the certificate's public key is the reference's.
 cert_key() {
