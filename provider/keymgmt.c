@@ -194,6 +194,10 @@ TABLE_FN(PROV_RSA, rsa_gettable, EVP_KEYMGMT_gettable_params)
 TABLE_FN(PROV_RSA_PSS, rsa_pss_gettable, EVP_KEYMGMT_gettable_params)
 TABLE_FN(PROV_EC, ec_gettable, EVP_KEYMGMT_gettable_params)
 TABLE_FN(PROV_ED25519, ed25519_gettable, EVP_KEYMGMT_gettable_params)
+TABLE_FN(PROV_RSA, rsa_settable, EVP_KEYMGMT_settable_params)
+TABLE_FN(PROV_RSA_PSS, rsa_pss_settable, EVP_KEYMGMT_settable_params)
+TABLE_FN(PROV_EC, ec_settable, EVP_KEYMGMT_settable_params)
+TABLE_FN(PROV_ED25519, ed25519_settable, EVP_KEYMGMT_settable_params)
 
 /* Import and export types: what the default provider takes, so a key can
  * move between it and us. */
@@ -320,6 +324,7 @@ static void *km_dup(const void *keydata, int selection)
 struct gen_ctx {
     struct prov_ctx *ctx;
     enum prov_alg alg;
+    int params_only;
     EVP_PKEY_CTX *pctx;
 };
 
@@ -328,14 +333,17 @@ static void *gen_init(void *provctx, int selection, const OSSL_PARAM params[],
 {
     struct gen_ctx *g = calloc(1, sizeof(*g));
 
-    (void)selection;
     if (!g)
         return NULL;
     g->ctx = provctx;
     g->alg = alg;
+    /* Parameters alone: libssl makes a TLS peer's key this way, then sets
+     * its public point (km_set_params). */
+    g->params_only = !(selection & OSSL_KEYMGMT_SELECT_KEYPAIR);
     if (!(g->pctx = EVP_PKEY_CTX_new_from_name(
               sr_libctx(), alg_names[alg], "provider=default")) ||
-        EVP_PKEY_keygen_init(g->pctx) != 1 ||
+        (g->params_only ? EVP_PKEY_paramgen_init(g->pctx)
+                        : EVP_PKEY_keygen_init(g->pctx)) != 1 ||
         (params && EVP_PKEY_CTX_set_params(g->pctx, params) != 1)) {
         EVP_PKEY_CTX_free(g->pctx);
         free(g);
@@ -441,10 +449,28 @@ static void *gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
         EVP_PKEY_free(pkey);
         return NULL;
     }
+    if (g->params_only) {
+        /* No private half: a peer's key once its point is set. */
+        key->pub = pkey;
+        return key;
+    }
     key->local = pkey;
     key->pub = pkey;
     EVP_PKEY_up_ref(pkey);
     return key;
+}
+
+/* Only local keys change (libssl sets a TLS peer's point); a store key's
+ * public half is bound to its seal and never changes here. */
+static int km_set_params(void *keydata, const OSSL_PARAM params[])
+{
+    struct prov_key *key = keydata;
+
+    if (!params || !params[0].key)
+        return 1;
+    if (key->sk || !key->pub)
+        return 0;
+    return EVP_PKEY_set_params(key->pub, (OSSL_PARAM *)params) == 1;
 }
 
 static void gen_cleanup(void *genctx)
@@ -481,6 +507,9 @@ static void gen_cleanup(void *genctx)
          (void (*)(void))prefix##_gen_settable},                             \
         {OSSL_FUNC_KEYMGMT_GEN, (void (*)(void))gen},                        \
         {OSSL_FUNC_KEYMGMT_GEN_CLEANUP, (void (*)(void))gen_cleanup},        \
+        {OSSL_FUNC_KEYMGMT_SET_PARAMS, (void (*)(void))km_set_params},       \
+        {OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS,                                  \
+         (void (*)(void))prefix##_settable},                                 \
         {0, NULL},                                                           \
     }
 

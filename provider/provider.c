@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define ALG(names, table) {names, PROV_PROPS, table, NULL}
@@ -91,6 +92,66 @@ static const OSSL_ALGORITHM *query(void *provctx, int operation_id,
 
 /* Our reason codes are sr_rc values; their strings are sr_strerror's. */
 static OSSL_ITEM reasons[SR_RC_COUNT + 1];
+
+/* The EC TLS groups, as the default provider declares them. libssl 3.0
+ * keeps a group only if the keymgmt it fetches for it is the declaring
+ * provider's: when ours wins the fetch for "EC" (secretref loaded first),
+ * the default provider's EC groups drop out, so we declare them too;
+ * their ephemeral keys are local keys, made by the default provider. */
+struct tls_group {
+    const char *name, *internal;
+    unsigned int id, bits;
+};
+
+static const struct tls_group tls_groups[] = {
+    {"secp256r1", "prime256v1", 23, 128},
+    {"secp384r1", "secp384r1", 24, 192},
+    {"secp521r1", "secp521r1", 25, 256},
+    {"P-256", "prime256v1", 23, 128},
+    {"P-384", "secp384r1", 24, 192},
+    {"P-521", "secp521r1", 25, 256},
+};
+
+static int get_capabilities(void *provctx, const char *capability,
+                            OSSL_CALLBACK *cb, void *arg)
+{
+    unsigned int is_kem = 0;
+    int min_tls = 0x0301, max_tls = 0, min_dtls = 0xFEFF, max_dtls = 0;
+    OSSL_PARAM params[11];
+    size_t i;
+
+    (void)provctx;
+    if (strcasecmp(capability, "TLS-GROUP") != 0)
+        return 0;
+    for (i = 0; i < sizeof(tls_groups) / sizeof(tls_groups[0]); i++) {
+        const struct tls_group *g = &tls_groups[i];
+        unsigned int id = g->id, bits = g->bits;
+        params[0] = OSSL_PARAM_construct_utf8_string(
+            OSSL_CAPABILITY_TLS_GROUP_NAME, (char *)g->name, 0);
+        params[1] = OSSL_PARAM_construct_utf8_string(
+            OSSL_CAPABILITY_TLS_GROUP_NAME_INTERNAL, (char *)g->internal, 0);
+        params[2] = OSSL_PARAM_construct_uint(OSSL_CAPABILITY_TLS_GROUP_ID,
+                                              &id);
+        params[3] = OSSL_PARAM_construct_utf8_string(
+            OSSL_CAPABILITY_TLS_GROUP_ALG, (char *)"EC", 0);
+        params[4] = OSSL_PARAM_construct_uint(
+            OSSL_CAPABILITY_TLS_GROUP_SECURITY_BITS, &bits);
+        params[5] = OSSL_PARAM_construct_int(OSSL_CAPABILITY_TLS_GROUP_MIN_TLS,
+                                             &min_tls);
+        params[6] = OSSL_PARAM_construct_int(OSSL_CAPABILITY_TLS_GROUP_MAX_TLS,
+                                             &max_tls);
+        params[7] = OSSL_PARAM_construct_int(
+            OSSL_CAPABILITY_TLS_GROUP_MIN_DTLS, &min_dtls);
+        params[8] = OSSL_PARAM_construct_int(
+            OSSL_CAPABILITY_TLS_GROUP_MAX_DTLS, &max_dtls);
+        params[9] = OSSL_PARAM_construct_uint(
+            OSSL_CAPABILITY_TLS_GROUP_IS_KEM, &is_kem);
+        params[10] = OSSL_PARAM_construct_end();
+        if (!cb(params, arg))
+            return 0;
+    }
+    return 1;
+}
 
 static const OSSL_ITEM *get_reason_strings(void *provctx)
 {
@@ -220,6 +281,7 @@ static const OSSL_DISPATCH provider_functions[] = {
     {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))query},
     {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS,
      (void (*)(void))get_reason_strings},
+    {OSSL_FUNC_PROVIDER_GET_CAPABILITIES, (void (*)(void))get_capabilities},
     {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, (void (*)(void))gettable_params},
     {OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))get_params},
     {0, NULL},

@@ -121,25 +121,14 @@ digest13() {
 # Every key type, TLS 1.2 and 1.3, both provider orders. Ed25519 is
 # defined for TLS 1.2 too (RFC 8422) and openssl 3.0 does it.
 #
-# Known provider bug (not fixed here, see the report): with secretref
-# activated BEFORE default, libssl 3.0 (ssl/t1_lib.c, add_provider_groups)
-# drops the TLS groups P-256/P-384/P-521, because its fetch of the "EC"
-# keymgmt returns our provider rather than the default provider that
-# declared the groups. A TLS 1.2 server needs its ECDSA certificate's curve
-# among the groups, so it fails with "no shared cipher" (with any EC key,
-# even a default-provider one; "-groups P-256" is refused outright). TLS 1.3
-# does not tie the certificate to the groups. So the secretref-first TLS
-# 1.2 EC handshakes add -propquery '?provider=default' (what the notes
-# recommend in openssl.cnf as default_properties); the other order and the
-# openssl.cnf run need nothing.
+# With secretref activated first, libssl 3.0 fetches our EC keymgmt for the TLS
+# groups, so the provider declares P-256/384/521 itself (provider.c,
+# get_capabilities) and makes their ephemeral keys as local keys; TLS 1.2
+# needs that, as its ECDSA certificate's curve must be among the groups.
 for mode in sd ds; do
   for k in "${keys[@]}"; do
     n=${k%%:*}
     for proto in tls1_2 tls1_3; do
-      server_extra=()
-      if [ "$mode" = sd ] && [ "$proto" = tls1_2 ]; then
-        case $n in ec*) server_extra=(-propquery '?provider=default') ;; esac
-      fi
       id=$mode-$n-$proto
       handshake "$id" "$mode" "secretref:$n" "$T/$n.crt" "-$proto"
       if [ "$proto" = tls1_3 ]; then
