@@ -287,6 +287,13 @@ expect 1 write-privkey p11 --write-object "$T/foreign-key.der" --type privkey --
 rm -f "$T/foreign-key.der"
 
 # --- Deleting the private key object deletes the reference ---
+# ...but not while a connector uses it.
+ID_USED=$(idof gen-p256)
+expect 0 connector-add sr connector add uses-gen --host sftp.example --user u \
+  --key-ref gen-p256
+expect 1 delete-in-use p11 --delete-object --type privkey --id "$ID_USED"
+expect 0 still-used sr show gen-p256
+expect 0 connector-delete sr connector delete uses-gen
 ID_GEN=$(idof gen-rsa)
 # The public key or certificate alone cannot go.
 expect 1 delete-pubkey p11 --delete-object --type pubkey --id "$ID_GEN"
@@ -297,8 +304,6 @@ err_contains "no such reference"
 expect 0 objects-after-delete p11 -O
 lacks "$T/objects-after-delete.out" "gen-rsa"
 lacks "$T/objects-after-delete.out" "$ID_GEN"
-# (Refused while a connector uses the reference: connectors cannot be made
-# from the command line yet, so that case is not covered here.)
 
 # --- A passphrase store: the PIN is the passphrase ---
 pass_secret='Token-Pin-Passphrase-6c1e!'
