@@ -174,6 +174,8 @@ done
 # p11-kit reads user configs only for users other than root: as root (the
 # CI), this part runs as "nobody" with a store of its own.
 if [ "$(id -u)" -eq 0 ]; then
+  # nobody must reach $T: through the test folder's parent too.
+  chmod o+x "$(dirname "$T")"
   chmod 711 "$T"
   U=$T/user
   mkdir -p "$U"
