@@ -226,7 +226,7 @@ sr_rc sr_http_send(const struct sr_http_request *req, double deadline,
                    struct sr_http_response *r, struct sr_error *e)
 {
     struct timespec ts;
-    double wait;
+    double wait, left;
     int attempt = 0;
 
     pthread_once(&curl_once, curl_start);
@@ -244,8 +244,14 @@ sr_rc sr_http_send(const struct sr_http_request *req, double deadline,
         if (r->permanent)
             break;
         wait = backoff(r, attempt);
-        if (sr_http_now() + wait >= deadline)
-            break;
+        left = deadline - sr_http_now();
+        if (wait >= left) {
+            /* A server that asked for later is not asked sooner; else the
+             * time left is used for one last attempt. */
+            if ((r->retry_after && *r->retry_after) || left < 0.5)
+                break;
+            wait = left - 0.25;
+        }
         ts.tv_sec = (time_t)wait;
         ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
         nanosleep(&ts, NULL);
