@@ -575,49 +575,41 @@ static const OSSL_PARAM *ed25519_gettable_fixed(void *c, void *p)
     {OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))sig_freectx},              \
         {OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))sig_dupctx}
 
-const OSSL_DISPATCH prov_rsa_signature[] = {
-    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))rsa_newctx},
-    COMMON_ENTRIES,
-    {OSSL_FUNC_SIGNATURE_SIGN_INIT, (void (*)(void))sign_init},
-    {OSSL_FUNC_SIGNATURE_SIGN, (void (*)(void))sig_sign},
-    {OSSL_FUNC_SIGNATURE_VERIFY_INIT, (void (*)(void))verify_init},
-    {OSSL_FUNC_SIGNATURE_VERIFY, (void (*)(void))sig_verify},
-    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))digest_sign_init},
-    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))digest_update},
-    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))digest_sign_final},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT,
-     (void (*)(void))digest_verify_init},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, (void (*)(void))digest_update},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL,
-     (void (*)(void))digest_verify_final},
-    {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sig_get_ctx_params},
-    {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))rsa_gettable},
-    {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))sig_set_ctx_params},
-    {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, (void (*)(void))rsa_settable},
-    {0, NULL},
-};
+/* RSA and ECDSA take the same functions; only the context's algorithm and
+ * the parameter tables differ. */
+#define HASH_AND_SIGN_TABLE(table, prefix)                                   \
+    const OSSL_DISPATCH table[] = {                                          \
+        {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))prefix##_newctx},       \
+        COMMON_ENTRIES,                                                      \
+        {OSSL_FUNC_SIGNATURE_SIGN_INIT, (void (*)(void))sign_init},          \
+        {OSSL_FUNC_SIGNATURE_SIGN, (void (*)(void))sig_sign},                \
+        {OSSL_FUNC_SIGNATURE_VERIFY_INIT, (void (*)(void))verify_init},      \
+        {OSSL_FUNC_SIGNATURE_VERIFY, (void (*)(void))sig_verify},            \
+        {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT,                               \
+         (void (*)(void))digest_sign_init},                                  \
+        {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE,                             \
+         (void (*)(void))digest_update},                                     \
+        {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL,                              \
+         (void (*)(void))digest_sign_final},                                 \
+        {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT,                             \
+         (void (*)(void))digest_verify_init},                                \
+        {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE,                           \
+         (void (*)(void))digest_update},                                     \
+        {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL,                            \
+         (void (*)(void))digest_verify_final},                               \
+        {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS,                                 \
+         (void (*)(void))sig_get_ctx_params},                                \
+        {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS,                            \
+         (void (*)(void))prefix##_gettable},                                 \
+        {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS,                                 \
+         (void (*)(void))sig_set_ctx_params},                                \
+        {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS,                            \
+         (void (*)(void))prefix##_settable},                                 \
+        {0, NULL},                                                           \
+    }
 
-const OSSL_DISPATCH prov_ecdsa_signature[] = {
-    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))ecdsa_newctx},
-    COMMON_ENTRIES,
-    {OSSL_FUNC_SIGNATURE_SIGN_INIT, (void (*)(void))sign_init},
-    {OSSL_FUNC_SIGNATURE_SIGN, (void (*)(void))sig_sign},
-    {OSSL_FUNC_SIGNATURE_VERIFY_INIT, (void (*)(void))verify_init},
-    {OSSL_FUNC_SIGNATURE_VERIFY, (void (*)(void))sig_verify},
-    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))digest_sign_init},
-    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))digest_update},
-    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))digest_sign_final},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT,
-     (void (*)(void))digest_verify_init},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, (void (*)(void))digest_update},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL,
-     (void (*)(void))digest_verify_final},
-    {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sig_get_ctx_params},
-    {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))ecdsa_gettable},
-    {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))sig_set_ctx_params},
-    {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, (void (*)(void))ecdsa_settable},
-    {0, NULL},
-};
+HASH_AND_SIGN_TABLE(prov_rsa_signature, rsa);
+HASH_AND_SIGN_TABLE(prov_ecdsa_signature, ecdsa);
 
 const OSSL_DISPATCH prov_ed25519_signature[] = {
     {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))ed25519_newctx},
