@@ -189,6 +189,58 @@ void sr_ref_list_free(sr_ref_info *infos, size_t count)
     free(infos);
 }
 
+static sr_rc vault_material(sr_store *st, const char *name,
+                            const char *client, const char *secret,
+                            const char *version, struct sr_keymaterial *km);
+
+/* The private key of a Key Vault certificate version, fetched now, as
+ * PKCS#8 DER in memory; it must still be the key the reference recorded. */
+static sr_rc vault_key_pkcs8(sr_store *st, const struct sr_ref_row *row,
+                             const struct sr_version_row *v, sr_secret **out)
+{
+    struct sr_keymaterial km;
+    PKCS8_PRIV_KEY_INFO *p8 = NULL;
+    const unsigned char *p = v->public_key;
+    EVP_PKEY *recorded = NULL;
+    unsigned char *der = NULL;
+    int der_len = 0;
+    sr_rc rc;
+
+    memset(&km, 0, sizeof(km));
+    if ((rc = vault_material(st, row->info.name, v->vault_client,
+                             v->vault_secret, v->vault_version, &km)) !=
+        SR_OK)
+        return rc;
+    if (!p || !(recorded = d2i_PUBKEY_ex(NULL, &p, (long)v->public_key_len,
+                                         sr_libctx(), NULL)) ||
+        EVP_PKEY_eq(recorded, km.pkey) != 1) {
+        rc = sr_err(st, SR_ERR_TAMPER,
+                    "%s: the certificate in Key Vault now has another key "
+                    "than the reference recorded: take it with secretref "
+                    "set %s --certificate vault://%s/%s",
+                    row->info.name, row->info.name, v->vault_client,
+                    v->vault_secret);
+        goto out;
+    }
+    if (!(p8 = EVP_PKEY2PKCS8(km.pkey)) ||
+        (der_len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der)) <= 0) {
+        rc = sr_err(st, SR_ERR_CRYPTO, "%s: encoding the key failed",
+                    row->info.name);
+        goto out;
+    }
+    rc = sr_secret_from(der, (size_t)der_len, out);
+    if (rc != SR_OK)
+        sr_err(st, rc, "out of memory");
+out:
+    ERR_clear_error();
+    if (der)
+        OPENSSL_clear_free(der, (size_t)der_len);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    EVP_PKEY_free(recorded);
+    sr_keymaterial_clear(&km);
+    return rc;
+}
+
 sr_rc sr_ref_unseal_current(sr_store *st, const struct sr_ref_row *row,
                             sr_secret **out)
 {
@@ -207,6 +259,12 @@ sr_rc sr_ref_unseal_current(sr_store *st, const struct sr_ref_row *row,
     if ((rc = sr_db_version_get(st, row->info.id, row->info.version, &v)) !=
         SR_OK)
         return rc;
+    if (!v.sealed && row->info.kind == SR_KIND_CERTIFICATE &&
+        v.vault_secret) {
+        rc = vault_key_pkcs8(st, row, &v, out);
+        sr_version_row_clear(&v);
+        return rc;
+    }
     if (!v.sealed) {
         sr_version_row_clear(&v);
         return sr_err(st, SR_ERR_WRONG_KIND, "%s: holds no sealed secret",
@@ -309,8 +367,61 @@ static sr_rc generate_key(sr_store *st, const char *spec, EVP_PKEY **out)
                   spec);
 }
 
-/* The key and chain a certificate version carries, from a file or made
- * here; *expires gets the leaf's notAfter as YYYY-MM-DD ("" without one). */
+/* A Key Vault certificate's material: a PKCS#12 (base64, as Key Vault
+ * keeps application/x-pkcs12) or PEM key and certificate, fetched now and
+ * held in memory only. */
+static sr_rc vault_material(sr_store *st, const char *name,
+                            const char *client, const char *secret,
+                            const char *version, struct sr_keymaterial *km)
+{
+    struct sr_vault_meta meta;
+    struct sr_ref_row row;
+    sr_secret *value = NULL, *der = NULL;
+    const unsigned char *data;
+    size_t len;
+    int n;
+    sr_rc rc;
+
+    memset(&row, 0, sizeof(row));
+    row.info.name = (char *)name;
+    row.info.vault_client = (char *)client;
+    row.info.vault_secret = (char *)secret;
+    row.info.vault_version = (char *)version;
+    if ((rc = sr_keyvault_fetch(st, &row, &value, &meta)) != SR_OK)
+        return rc;
+    data = value->data;
+    len = value->len;
+    if (!memmem(value->data, value->len, "-----BEGIN ", 11)) {
+        /* Base64 of a PKCS#12: decoded into a cleansed buffer. */
+        if ((rc = sr_secret_new(value->len, &der)) != SR_OK) {
+            sr_err(st, rc, "out of memory");
+            goto out;
+        }
+        n = EVP_DecodeBlock(der->data, value->data, (int)value->len);
+        if (n <= 0) {
+            rc = sr_err(st, SR_ERR_FORMAT, "%s: the Key Vault secret %s is "
+                        "neither PEM nor base64 PKCS#12", name, secret);
+            goto out;
+        }
+        /* EVP_DecodeBlock counts padding as zero bytes. */
+        if (value->len >= 2 && value->data[value->len - 1] == '=')
+            n -= value->data[value->len - 2] == '=' ? 2 : 1;
+        data = der->data;
+        len = (size_t)n;
+    }
+    rc = sr_keyfile_read(data, len, NULL, km, &st->err);
+    if (rc != SR_OK)
+        sr_err(st, rc, "%s: Key Vault secret %s: %s", name, secret,
+               st->err.msg);
+out:
+    sr_secret_free(der);
+    sr_secret_free(value);
+    return rc;
+}
+
+/* The key and chain a certificate version carries, from a file, from Key
+ * Vault or made here; *expires gets the leaf's notAfter as YYYY-MM-DD
+ * ("" without one). */
 static sr_rc certificate_material(sr_store *st, const sr_ref_spec *spec,
                                   struct sr_keymaterial *km,
                                   char expires[48])
@@ -323,11 +434,15 @@ static sr_rc certificate_material(sr_store *st, const sr_ref_spec *spec,
     expires[0] = '\0';
     if (spec->generate)
         return generate_key(st, spec->generate, &km->pkey);
-    if (!spec->key_file_data)
+    if (spec->vault_secret)
+        rc = vault_material(st, spec->name, spec->vault_client,
+                            spec->vault_secret, spec->vault_version, km);
+    else if (!spec->key_file_data)
         return sr_err(st, SR_ERR_USAGE, "a certificate reference needs a "
-                      "key file or --generate");
-    rc = sr_keyfile_read(spec->key_file_data, spec->key_file_len,
-                         spec->key_file_password, km, &st->err);
+                      "key file, a vault:// certificate or --generate");
+    else
+        rc = sr_keyfile_read(spec->key_file_data, spec->key_file_len,
+                             spec->key_file_password, km, &st->err);
     if (rc != SR_OK)
         return rc;
     if (km->chain && sk_X509_num(km->chain) > 0 &&
@@ -373,6 +488,35 @@ out:
     return rc;
 }
 
+/* A Key Vault certificate version: its locator and public parts; the key
+ * stays in Key Vault and is fetched at each use. */
+static sr_rc vault_certificate_version(sr_store *st, const sr_ref_spec *spec,
+                                       struct sr_keymaterial *km,
+                                       struct sr_version_row *v)
+{
+    unsigned char *pub = NULL;
+    int pub_len;
+    sr_rc rc = SR_ERR_NOMEM;
+
+    if ((pub_len = i2d_PUBKEY(km->pkey, &pub)) <= 0 ||
+        !(v->public_key = malloc((size_t)pub_len)) ||
+        !(v->vault_client = strdup(spec->vault_client)) ||
+        !(v->vault_secret = strdup(spec->vault_secret)) ||
+        (spec->vault_version &&
+         !(v->vault_version = strdup(spec->vault_version)))) {
+        sr_err(st, rc, "out of memory");
+        goto out;
+    }
+    memcpy(v->public_key, pub, (size_t)pub_len);
+    v->public_key_len = (size_t)pub_len;
+    rc = km->chain && sk_X509_num(km->chain) > 0
+             ? chain_pem(st, km->chain, &v->cert_chain_pem)
+             : SR_OK;
+out:
+    OPENSSL_free(pub);
+    return rc;
+}
+
 /* Makes the next version of ref from spec; km holds certificate material
  * already read. Returns SR_OK with v empty when spec carries no secret. */
 static sr_rc version_from_spec(sr_store *st, const struct sr_ref_row *ref,
@@ -405,6 +549,8 @@ static sr_rc version_from_spec(sr_store *st, const struct sr_ref_row *ref,
     case SR_KIND_CERTIFICATE:
         if (!km->pkey)
             return SR_OK;
+        if (spec->vault_secret)
+            return vault_certificate_version(st, spec, km, v);
         if ((rc = sr_store_need_key(st)) != SR_OK)
             return rc;
         return certificate_version(st, ref, km, v);
@@ -464,8 +610,8 @@ static sr_rc spec_kind_check(sr_store *st, sr_kind kind,
     int cert = spec->key_file_data || spec->generate;
 
     if ((manual && kind != SR_KIND_MANUAL) ||
-        (vault && kind != SR_KIND_KEY_VAULT) ||
-        (cert && kind != SR_KIND_CERTIFICATE))
+        (vault && kind != SR_KIND_KEY_VAULT && kind != SR_KIND_CERTIFICATE) ||
+        (vault && cert) || (cert && kind != SR_KIND_CERTIFICATE))
         return sr_err(st, SR_ERR_WRONG_KIND,
                       "%s: is a %s reference; its kind cannot change (delete "
                       "it and create it anew)",
@@ -515,7 +661,7 @@ sr_rc sr_ref_create(sr_store *st, const sr_ref_spec *spec)
                              &row.info.environment)) != SR_OK)
         goto out;
     if (spec->kind == SR_KIND_CERTIFICATE &&
-        (spec->key_file_data || spec->generate) &&
+        (spec->key_file_data || spec->generate || spec->vault_secret) &&
         (rc = certificate_material(st, spec, &km, cert_expires)) != SR_OK)
         goto out;
     rc = SR_ERR_NOMEM;
@@ -673,7 +819,7 @@ sr_rc sr_ref_update(sr_store *st, const char *name, const sr_ref_spec *spec)
             goto out;
     }
     if (row.info.kind == SR_KIND_CERTIFICATE &&
-        (spec->key_file_data || spec->generate) &&
+        (spec->key_file_data || spec->generate || spec->vault_secret) &&
         (rc = certificate_material(st, spec, &km, cert_expires)) != SR_OK)
         goto out;
     if (spec->description) {

@@ -250,7 +250,17 @@ int form_load(struct ref_form *form, int creating)
             return status;
         form->spec.secret = form->secret;
     }
-    if (form->certificate) {
+    if (form->certificate && strncmp(form->certificate, "vault://", 8) == 0) {
+        /* A Key Vault certificate: only its locator is kept. */
+        if (sr_vault_uri_split(form->certificate, &form->vault_client,
+                               &form->vault_secret,
+                               &form->vault_version) != SR_OK)
+            return cli_usage("new", "%s: not vault://CLIENT/CERT[/VERSION]",
+                             form->certificate);
+        form->spec.vault_client = form->vault_client;
+        form->spec.vault_secret = form->vault_secret;
+        form->spec.vault_version = form->vault_version;
+    } else if (form->certificate) {
         if ((status = cli_read_file_secret(form->certificate, 0,
                                            &form->key_data)) != 0)
             return status;
