@@ -80,10 +80,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     char **slot = NULL;
     const char *value;
 
-    if (len > 14 && strncasecmp(data, "WWW-Authenticate:", 17) == 0) {
+    if (len >= 17 && strncasecmp(data, "WWW-Authenticate:", 17) == 0) {
         slot = &r->www_authenticate;
         name_len = 17;
-    } else if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
+    } else if (len >= 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
         slot = &r->retry_after;
         name_len = 12;
     }
