@@ -18,6 +18,7 @@
 #define _GNU_SOURCE /* nftw */
 #endif
 #include "secretref.h"
+#include "samples.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -50,11 +51,6 @@
 #define TARGET_SOFTHSM 1.5
 #define TARGET_OPENSSL 0.9
 #define PIN "1234"
-
-struct samples {
-    double *v;
-    size_t n, cap;
-};
 
 enum { SIDE_OURS, SIDE_SOFTHSM, SIDE_OPENSSL, SIDES };
 static const char *side_names[SIDES] = {"secretref", "SoftHSMv2", "OpenSSL"};
@@ -105,49 +101,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop = 1;
-}
-
-/* The CPU time of this thread: other programs on a busy machine do not
- * count against any side. Every side signs in this thread. */
-static double cpu_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int samples_add(struct samples *s, double value)
-{
-    double *grown;
-    size_t cap;
-
-    if (s->n == s->cap) {
-        cap = s->cap ? 2 * s->cap : 64;
-        if (!(grown = realloc(s->v, cap * sizeof(*grown))))
-            return 0;
-        s->v = grown;
-        s->cap = cap;
-    }
-    s->v[s->n++] = value;
-    return 1;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* Sorts s, then gives its median. */
-static double samples_median(struct samples *s)
-{
-    if (!s->n)
-        return 0.0;
-    qsort(s->v, s->n, sizeof(*s->v), cmp_double);
-    return s->n % 2 ? s->v[s->n / 2]
-                    : (s->v[s->n / 2 - 1] + s->v[s->n / 2]) / 2.0;
 }
 
 static void usage(FILE *f, const char *prog)

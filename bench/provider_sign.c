@@ -17,6 +17,7 @@
 #define _GNU_SOURCE /* nftw */
 #endif
 #include "secretref.h"
+#include "samples.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,11 +48,6 @@
 /* CPU seconds of one side before the other takes over, within a round. */
 #define SLICE 0.05
 #define DEFAULT_PROPS "?provider=default"
-
-struct samples {
-    double *v;
-    size_t n, cap;
-};
 
 struct key_type {
     const char *label; /* as printed */
@@ -90,49 +86,6 @@ static double now_s(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* The CPU time of this thread: signing is timed with it, so other
- * programs on a busy machine do not count against either side. */
-static double cpu_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int samples_add(struct samples *s, double value)
-{
-    double *grown;
-    size_t cap;
-
-    if (s->n == s->cap) {
-        cap = s->cap ? 2 * s->cap : 64;
-        if (!(grown = realloc(s->v, cap * sizeof(*grown))))
-            return 0;
-        s->v = grown;
-        s->cap = cap;
-    }
-    s->v[s->n++] = value;
-    return 1;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* Sorts s, then gives its median. */
-static double samples_median(struct samples *s)
-{
-    if (!s->n)
-        return 0.0;
-    qsort(s->v, s->n, sizeof(*s->v), cmp_double);
-    return s->n % 2 ? s->v[s->n / 2]
-                    : (s->v[s->n / 2 - 1] + s->v[s->n / 2]) / 2.0;
 }
 
 static void usage(FILE *f, const char *prog)

@@ -11,6 +11,7 @@
  * shows how much of an open is OpenSSL rather than SQLite.
  */
 #include "internal.h"
+#include "samples.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -46,11 +47,6 @@ static const char secret_value[] = "bench-secret-value";
 /* Set by SIGINT/SIGTERM so a stopped run still removes its temp folders. */
 static volatile sig_atomic_t stop;
 
-struct samples {
-    double *v;
-    size_t n, cap;
-};
-
 struct bench_store {
     size_t size;
     char dir[PATH_MAX];
@@ -79,46 +75,6 @@ static double now_us(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int samples_add(struct samples *s, double value)
-{
-    double *grown;
-    size_t cap;
-
-    if (s->n == s->cap) {
-        cap = s->cap ? 2 * s->cap : 1024;
-        if (!(grown = realloc(s->v, cap * sizeof(*grown))))
-            return 0;
-        s->v = grown;
-        s->cap = cap;
-    }
-    s->v[s->n++] = value;
-    return 1;
-}
-
-static void samples_free(struct samples *s)
-{
-    free(s->v);
-    memset(s, 0, sizeof(*s));
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* The median of individual operations: an occasional WAL checkpoint or a
- * slow fsync should not move the figure the way it would move a mean. */
-static double samples_median(struct samples *s)
-{
-    if (!s->n)
-        return 0.0;
-    qsort(s->v, s->n, sizeof(*s->v), cmp_double);
-    return s->n % 2 ? s->v[s->n / 2]
-                    : (s->v[s->n / 2 - 1] + s->v[s->n / 2]) / 2.0;
 }
 
 static void usage(FILE *f, const char *prog)
