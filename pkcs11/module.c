@@ -91,6 +91,15 @@ CK_RV pk11_check_ready(void)
     return rv;
 }
 
+CK_RV pk11_check_slot(CK_SLOT_ID slot)
+{
+    CK_RV rv = pk11_check_ready();
+
+    if (rv == CKR_OK && slot != PK11_SLOT_ID)
+        rv = CKR_SLOT_ID_INVALID;
+    return rv;
+}
+
 static void fill_config(sr_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));

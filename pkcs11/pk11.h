@@ -93,6 +93,8 @@ CK_RV pk11_rv(sr_rc rc);
 
 /* ---- module.c --------------------------------------------------------- */
 CK_RV pk11_check_ready(void);
+/* pk11_check_ready, then CKR_SLOT_ID_INVALID for any slot but ours. */
+CK_RV pk11_check_slot(CK_SLOT_ID slot);
 /* The store, opened on first use (with its key when it can be), with the
  * module lock held. */
 CK_RV pk11_store_locked(int need_key, sr_store **out);

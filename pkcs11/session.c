@@ -62,10 +62,8 @@ CK_RV pk11_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
     CK_RV rv;
 
     (void)app, (void)notify;
-    if ((rv = pk11_check_ready()) != CKR_OK)
+    if ((rv = pk11_check_slot(slot)) != CKR_OK)
         return rv;
-    if (slot != PK11_SLOT_ID)
-        return CKR_SLOT_ID_INVALID;
     if (!(flags & CKF_SERIAL_SESSION))
         return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
     if (!handle)
@@ -138,10 +136,8 @@ CK_RV pk11_C_CloseAllSessions(CK_SLOT_ID slot)
 {
     CK_RV rv;
 
-    if ((rv = pk11_check_ready()) != CKR_OK)
+    if ((rv = pk11_check_slot(slot)) != CKR_OK)
         return rv;
-    if (slot != PK11_SLOT_ID)
-        return CKR_SLOT_ID_INVALID;
     pthread_mutex_lock(&pk11.lock);
     pk11_sessions_free_locked();
     pthread_mutex_unlock(&pk11.lock);

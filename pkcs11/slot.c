@@ -30,10 +30,8 @@ CK_RV pk11_C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 {
     CK_RV rv;
 
-    if ((rv = pk11_check_ready()) != CKR_OK)
+    if ((rv = pk11_check_slot(slot)) != CKR_OK)
         return rv;
-    if (slot != PK11_SLOT_ID)
-        return CKR_SLOT_ID_INVALID;
     if (!info)
         return CKR_ARGUMENTS_BAD;
     memset(info, 0, sizeof(*info));
@@ -53,10 +51,8 @@ CK_RV pk11_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     CK_SESSION_HANDLE h;
     CK_RV rv;
 
-    if ((rv = pk11_check_ready()) != CKR_OK)
+    if ((rv = pk11_check_slot(slot)) != CKR_OK)
         return rv;
-    if (slot != PK11_SLOT_ID)
-        return CKR_SLOT_ID_INVALID;
     if (!info)
         return CKR_ARGUMENTS_BAD;
     memset(info, 0, sizeof(*info));
@@ -96,10 +92,8 @@ CK_RV pk11_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list,
 {
     CK_RV rv;
 
-    if ((rv = pk11_check_ready()) != CKR_OK)
+    if ((rv = pk11_check_slot(slot)) != CKR_OK)
         return rv;
-    if (slot != PK11_SLOT_ID)
-        return CKR_SLOT_ID_INVALID;
     if (!count)
         return CKR_ARGUMENTS_BAD;
     return pk11_mechanism_list(list, count);
@@ -110,10 +104,8 @@ CK_RV pk11_C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
 {
     CK_RV rv;
 
-    if ((rv = pk11_check_ready()) != CKR_OK)
+    if ((rv = pk11_check_slot(slot)) != CKR_OK)
         return rv;
-    if (slot != PK11_SLOT_ID)
-        return CKR_SLOT_ID_INVALID;
     if (!info)
         return CKR_ARGUMENTS_BAD;
     return pk11_mechanism_info(type, info);
