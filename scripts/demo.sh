@@ -7,17 +7,51 @@
 # lists and uses them as a PKCS#11 token, uploads and downloads a file over
 # SFTP with a certificate reference, exports the configuration, and shows that no secret is in the export or
 # in clear in the store.
+#
+# SECRETREF_PREFIX=DIR bash scripts/demo.sh runs it on an installed tree
+# instead, building and installing nothing: DIR/bin's commands, the
+# provider where OpenSSL loads modules from (OPENSSL_MODULES, else `openssl
+# version -m`), the PKCS#11 module in p11-kit's module directory, or
+# SECRETREF_PKCS11_MODULE=FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
 
-"$src/scripts/deps.sh"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc 2>/dev/null || echo 2)" \
-  --target secretref secretref_provider secretref_pkcs11 secretref_sftp_cmd >/dev/null
-secretref=$src/build/bin/secretref
+if [ -n "${SECRETREF_PREFIX:-}" ]; then
+  bin=$SECRETREF_PREFIX/bin
+  provider=(-provider secretref -provider default)
+  modules_dir=${OPENSSL_MODULES:-$(openssl version -m | sed -E 's/^MODULESDIR: "(.*)"$/\1/')}
+  provider_so=$modules_dir/secretref.so
+  module=${SECRETREF_PKCS11_MODULE:-$(pkg-config --variable p11_module_path p11-kit-1 \
+    2>/dev/null)/secretref-pkcs11.so}
+  for f in "$bin/secretref" "$bin/secretref-sftp" "$provider_so" "$module"; do
+    [ -e "$f" ] || { echo "demo: $f is not installed" >&2; exit 1; }
+  done
+else
+  "$src/scripts/deps.sh"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build -j "$(nproc 2>/dev/null || echo 2)" \
+    --target secretref secretref_provider secretref_pkcs11 secretref_sftp_cmd >/dev/null
+  bin=$src/build/bin
+  provider=(-provider-path "$src/build/lib" -provider secretref -provider default)
+  provider_so=$src/build/lib/secretref.so
+  module=$src/build/lib/secretref-pkcs11.so
+fi
+secretref=$bin/secretref
+# Modules of an ASan build (-DSECRETREF_SANITIZE=ON) need the ASan runtime
+# loaded first in the system's programs that load them.
+preload=$(ldd "$provider_so" | awk '/lib(a|ub)san/ {printf "%s%s", sep, $3; sep=":"}')
+if [ -n "$preload" ]; then
+  sys() {
+    LD_PRELOAD=$preload ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+      command "$@"
+  }
+  openssl() { sys openssl "$@"; }
+  p11tool() { sys p11tool "$@"; }
+  pkcs11-tool() { sys pkcs11-tool "$@"; }
+fi
 
-demo=$(mktemp -d /tmp/secretref-demo.XXXXXX)
+demo=$(mktemp -d "${TMPDIR:-/tmp}/secretref-demo.XXXXXX")
 trap 'rm -rf "$demo"' EXIT
 export SECRETREF_STORE=$demo/store/store.db SECRETREF_KEY_FILE=$demo/keys/master.key
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -64,7 +98,6 @@ printf '%s\n' "demo-$(openssl rand -hex 12)" | show "$secretref" set orders-db -
 show "$secretref" history orders-db
 
 step "OpenSSL uses a certificate reference by name; the private key stays in the store"
-provider=(-provider-path "$src/build/lib" -provider secretref -provider default)
 show openssl req "${provider[@]}" -new -key secretref:azure-sftp -subj "/CN=sftp.example" \
   -out "$demo/sftp.csr"
 openssl req -in "$demo/sftp.csr" -verify -noout
@@ -95,7 +128,6 @@ echo "demo" | timeout 10 openssl s_client -connect "127.0.0.1:$port" -tls1_3 \
 wait "$server" 2>/dev/null || true
 
 step "the same keys as a PKCS#11 token: listed by p11tool, used by pkcs11-tool"
-module=$src/build/lib/secretref-pkcs11.so
 show p11tool --provider "$module" --list-privkeys
 id=$(pkcs11-tool --module "$module" -O --type privkey 2>/dev/null |
   awk '/label: *azure-sftp$/{f=1} f&&/ID:/{print $2; exit}')
@@ -133,7 +165,7 @@ trap 'kill "$(cat "$demo/sshd.pid" 2>/dev/null)" 2>/dev/null; rm -rf "$demo"' EX
 hexport=$(printf ':%04X ' "$sftp_port")
 for _ in $(seq 100); do grep -q "$hexport.* 0A " /proc/net/tcp && break; sleep 0.1; done
 head -c 3000000 /dev/urandom >"$demo/orders.csv"
-sftp=$src/build/bin/secretref-sftp
+sftp=$bin/secretref-sftp
 dest="sftp://$(id -un)@127.0.0.1:$sftp_port$demo/sftp-root"
 show "$sftp" --key secretref:azure-sftp --known-hosts "$demo/known_hosts" --accept-new \
   "$dest" put "$demo/orders.csv" orders.csv

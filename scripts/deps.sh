@@ -10,9 +10,12 @@ packages=(
   libssl-dev libsqlite3-dev libjansson-dev libssh2-1-dev libcurl4-openssl-dev
   openssl libssl-doc openssh-client sqlite3 jq bsdutils util-linux xxd
   clang libclang-rt-14-dev
+  clang-tidy cppcheck
   iproute2 xxd
   python3 python3-cryptography
   openssh-server opensc gnutls-bin p11-kit p11-kit-modules softhsm2 strace
+  groff-base libp11-kit-dev
+  valgrind
 )
 backported=(pkcs11-provider)
 
