@@ -11,6 +11,9 @@
 #   bench/sftp_throughput.sh [BUILD_DIR]   (or SECRETREF_BUILD=BUILD_DIR)
 #   options: --rounds N (3)  --size MiB (512)  --files N (64)
 #            --file-size MiB (8)  --parallel N (4)  --workdir DIR
+#            --rtt MS (0): both clients reach sshd through
+#              bench_delay_proxy, which adds MS of round-trip time, as a
+#              link to Azure has (loopback alone measures only CPU)
 #
 # Needs root (sshd), OpenSSH's sshd, sftp and ssh-keygen. Files go to
 # /dev/shm when it has room, so the disk does not set the pace.
@@ -18,7 +21,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")
-rounds=3 size=512 files=64 file_size=8 parallel=4 workdir=
+rounds=3 size=512 files=64 file_size=8 parallel=4 workdir= rtt=0
 build=${SECRETREF_BUILD:-}
 while [ $# -gt 0 ]; do
   case $1 in
@@ -28,7 +31,8 @@ while [ $# -gt 0 ]; do
     --file-size) file_size=$2; shift 2 ;;
     --parallel) parallel=$2; shift 2 ;;
     --workdir) workdir=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --rtt) rtt=$2; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "sftp_throughput: unknown option $1" >&2; exit 2 ;;
     *) build=$1; shift ;;
   esac
@@ -100,20 +104,35 @@ if [ "$(cut -d' ' -f1-2 "$T/id_ecdsa.pub")" != "$(cat "$T/ref.pub")" ]; then
   fail "the imported key is not the key file's"; exit 1
 fi
 
+# Where the clients connect: sshd itself, or the delay proxy in front of it.
+PORT=$SSHD_PORT URL=$SSHD_URL KNOWN=$SSHD_KNOWN
+if [ "$rtt" -gt 0 ]; then
+  proxy=$build/bench/bench_delay_proxy
+  [ -x "$proxy" ] || { fail "$proxy is not built (cmake --build $build --target bench_delay_proxy)"; exit 1; }
+  PORT=$(free_port)
+  "$proxy" "$PORT" "$SSHD_PORT" $((rtt / 2)) &
+  proxy_pid=$!
+  cleanup_hooks+=("kill $proxy_pid 2>/dev/null")
+  wait_listen "$PORT" "$proxy_pid" || { fail "the delay proxy did not start"; exit 1; }
+  KNOWN=$T/known_hosts.proxy
+  printf '[127.0.0.1]:%s %s\n' "$PORT" "$(cut -d' ' -f2- "$SSHD_KNOWN")" >"$KNOWN"
+  URL=sftp://root@127.0.0.1:$PORT
+fi
+
 # libssh2 1.10 negotiates aes128-ctr with hmac-sha2-256 against Azure's
 # lists (it has no AES-GCM and no ETM MACs); OpenSSH would pick
 # aes128-ctr with hmac-sha2-256-etm. Both get the same algorithms here.
 CIPHER=aes128-ctr MAC=hmac-sha2-256
-ours() { "$S" --quiet --known-hosts "$SSHD_KNOWN" --key secretref:bench-key "$@"; }
+ours() { "$S" --quiet --known-hosts "$KNOWN" --key secretref:bench-key "$@"; }
 openssh() {
-  sftp -q -b "$1" -i "$T/id_ecdsa" -P "$SSHD_PORT" -o IdentitiesOnly=yes \
-    -o BatchMode=yes -o UserKnownHostsFile="$SSHD_KNOWN" -o StrictHostKeyChecking=yes \
+  sftp -q -b "$1" -i "$T/id_ecdsa" -P "$PORT" -o IdentitiesOnly=yes \
+    -o BatchMode=yes -o UserKnownHostsFile="$KNOWN" -o StrictHostKeyChecking=yes \
     -c "$CIPHER" -o MACs="$MAC" "root@127.0.0.1:$SSHD_FILES" >/dev/null
 }
 
-negotiated=$(ours --verbose "$SSHD_URL$SSHD_FILES" ls 2>&1 >/dev/null | grep -o 'cipher .*' || true)
-openssh_algs=$(sftp -v -b /dev/null -i "$T/id_ecdsa" -P "$SSHD_PORT" -o IdentitiesOnly=yes \
-  -o BatchMode=yes -o UserKnownHostsFile="$SSHD_KNOWN" -c "$CIPHER" -o MACs="$MAC" \
+negotiated=$(ours --verbose "$URL$SSHD_FILES" ls 2>&1 >/dev/null | grep -o 'cipher .*' || true)
+openssh_algs=$(sftp -v -b /dev/null -i "$T/id_ecdsa" -P "$PORT" -o IdentitiesOnly=yes \
+  -o BatchMode=yes -o UserKnownHostsFile="$KNOWN" -c "$CIPHER" -o MACs="$MAC" \
   "root@127.0.0.1:$SSHD_FILES" 2>&1 | grep -m1 'cipher:' | sed 's/.*cipher: //' || true)
 
 echo "preparing $size MiB and $files x $file_size MiB in $T ..." >&2
@@ -165,11 +184,11 @@ checked() {  # each side's result is right, once
 run_case() {  # CASE WHO
   clean
   case $1/$2 in
-    up/ours) timed up-ours ours "$SSHD_URL$SSHD_FILES" put "$L/big.bin" up.bin ;;
+    up/ours) timed up-ours ours "$URL$SSHD_FILES" put "$L/big.bin" up.bin ;;
     up/openssh) timed up-openssh openssh "$T/put.batch" ;;
-    down/ours) timed down-ours ours "$SSHD_URL$SSHD_FILES" get src.bin "$T/down/src.bin" ;;
+    down/ours) timed down-ours ours "$URL$SSHD_FILES" get src.bin "$T/down/src.bin" ;;
     down/openssh) timed down-openssh openssh "$T/get.batch" ;;
-    tree/ours) timed tree-ours ours --parallel "$parallel" "$SSHD_URL$SSHD_FILES" put -r "$L/tree" tree ;;
+    tree/ours) timed tree-ours ours --parallel "$parallel" "$URL$SSHD_FILES" put -r "$L/tree" tree ;;
     tree/openssh) timed tree-openssh openssh "$T/tree.batch" ;;
   esac
   [ "$round" -gt 1 ] || checked "$1" "$2"
@@ -193,6 +212,7 @@ mbps() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.1f", b / 1e6 / s}'; }
 
 echo
 echo "secretref-sftp vs OpenSSH sftp: loopback sshd with Azure's algorithm lists, on $(basename "$workdir") ($workdir)"
+if [ "$rtt" -gt 0 ]; then echo "round-trip time: $rtt ms added by bench_delay_proxy"; else echo "round-trip time: loopback (none added: CPU sets the pace)"; fi
 echo "user key: the same ECDSA P-256 key for both (sftp -i FILE; secretref-sftp --key secretref:bench-key, imported)"
 echo "secretref-sftp: ${negotiated:-?} (libssh2 $(dpkg-query -W -f '${Version}' libssh2-1 2>/dev/null || echo '?'))"
 echo "OpenSSH sftp:   -c $CIPHER -o MACs=$MAC (its own choice here would be aes128-ctr with hmac-sha2-256-etm@openssh.com, which libssh2 1.10 lacks)${openssh_algs:+; negotiated $openssh_algs}"
