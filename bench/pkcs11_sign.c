@@ -323,7 +323,7 @@ static CK_RV token_open(struct token *t, const char *token_label,
         return CKR_GENERAL_ERROR;
     }
     *(void **)&get_list = dlsym(t->dl, "C_GetFunctionList");
-    if (!get_list || (rv = get_list(&t->f)) != CKR_OK)
+    if (!get_list || get_list(&t->f) != CKR_OK)
         return CKR_GENERAL_ERROR;
     memset(&args, 0, sizeof(args));
     args.flags = CKF_OS_LOCKING_OK;
@@ -424,7 +424,7 @@ static int sign_for(int side, struct key_type *t, double seconds, double *rate)
 static int sides_agree(struct key_type *t, int sides_on)
 {
     unsigned char sig[SIG_MAX], *der = NULL;
-    size_t siglen, der_len;
+    size_t siglen = 0, der_len;
     EVP_PKEY_CTX *v = EVP_PKEY_CTX_new_from_pkey(NULL, t->pkey, NULL);
     ECDSA_SIG *es;
     BIGNUM *r, *s;
@@ -513,7 +513,7 @@ static void report(unsigned rounds, double seconds, int sides_on)
            "CKM_RSA_PKCS over a SHA-256 DigestInfo)\n");
     printf("OpenSSL: EVP_PKEY_sign_init + EVP_PKEY_sign on the same input\n");
     printf("secretref: %s\n", tokens[SIDE_OURS].path);
-    printf("SoftHSMv2: %s\n\n", sides_on & (1 << SIDE_SOFTHSM)
+    printf("SoftHSMv2: %s\n\n", (sides_on & (1 << SIDE_SOFTHSM))
                                     ? tokens[SIDE_SOFTHSM].path
                                     : "not available: skipped");
     printf("%-12s %12s %12s %12s   %-26s %s\n", "key type", "secretref",
@@ -556,7 +556,7 @@ static void report(unsigned rounds, double seconds, int sides_on)
 int main(int argc, char **argv)
 {
     const char *base = getenv("TMPDIR");
-    char module[PATH_MAX];
+    static char module[PATH_MAX]; /* tokens[] outlives main's frame */
     struct sigaction sa;
     unsigned long rounds = DEFAULT_ROUNDS;
     double seconds = DEFAULT_SECONDS;
@@ -670,11 +670,11 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench: %lu rounds of %.2f s per side and key type ",
             rounds, seconds);
     for (r = 0; r < rounds && !stop; r++) {
-        fputc('.', stderr);
+        (void)fputc('.', stderr);
         if (!measure_round(r, seconds, sides_on))
             goto out;
     }
-    fputc('\n', stderr);
+    (void)fputc('\n', stderr);
     if (!stop) {
         report((unsigned)rounds, seconds, sides_on);
         ret = 0;

@@ -552,11 +552,11 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench: %lu rounds of %.2f CPU s per side and key type ",
             rounds, seconds);
     for (r = 0; r < rounds && !stop; r++) {
-        fputc('.', stderr);
+        (void)fputc('.', stderr);
         if (!measure_round(mctx, seconds))
             goto out;
     }
-    fputc('\n', stderr);
+    (void)fputc('\n', stderr);
     if (!stop && !time_store_load(types[0].ref, LOAD_OPS, &loads))
         goto out;
     if (!stop) {

@@ -288,7 +288,6 @@ static int attr_value(const struct pk11_object *obj, CK_ATTRIBUTE_TYPE type,
         case CKA_ALWAYS_SENSITIVE:
             return set_bool(v, 0);
         case CKA_EXTRACTABLE:
-            return set_bool(v, 1);
         case CKA_DERIVE:
         case CKA_LOCAL:
             return set_bool(v, 1);

@@ -363,7 +363,8 @@ static CK_RV sign_now(struct pk11_operation *op, const unsigned char *tbs,
 
 /* The length check of C_Sign and C_SignFinal: a NULL buffer asks for the
  * length, a short one keeps the operation for another call. */
-static CK_RV output_check(size_t need, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+static CK_RV output_check(size_t need, const CK_BYTE *out,
+                          CK_ULONG_PTR out_len)
 {
     if (!out_len)
         return CKR_ARGUMENTS_BAD;
@@ -385,7 +386,7 @@ static CK_RV buffer_append(struct pk11_operation *op, const unsigned char *data,
 
     if (!len)
         return CKR_OK;
-    if (op->buffer_len + len > 16 * 1024 * 1024)
+    if (op->buffer_len + len > (size_t)16 * 1024 * 1024)
         return CKR_DATA_LEN_RANGE;
     if (!(grown = OPENSSL_secure_zalloc(op->buffer_len + len)))
         return CKR_HOST_MEMORY;

@@ -52,7 +52,8 @@ static int object_add_locked(struct pk11_object *obj)
 {
     struct pk11_object **grown;
 
-    grown = realloc(pk11.objects, (pk11.object_count + 1) * sizeof(*grown));
+    grown = realloc(pk11.objects,
+                    (pk11.object_count + 1) * sizeof(struct pk11_object *));
     if (!grown)
         return 0;
     pk11.objects = grown;
@@ -286,11 +287,11 @@ static int visible_to(CK_SESSION_HANDLE session, const struct pk11_object *obj)
            !(obj->class == CKO_PRIVATE_KEY && !pk11_private_visible());
 }
 
-/* The object of handle if this session may see it. */
+/* The object of that handle if this session may see it. */
 static struct pk11_object *visible_locked(CK_SESSION_HANDLE session,
-                                          CK_OBJECT_HANDLE handle)
+                                          CK_OBJECT_HANDLE object)
 {
-    struct pk11_object *obj = pk11_object_find_locked(handle);
+    struct pk11_object *obj = pk11_object_find_locked(object);
 
     return obj && visible_to(session, obj) ? obj : NULL;
 }
@@ -492,11 +493,11 @@ CK_RV pk11_C_DestroyObject(CK_SESSION_HANDLE handle, CK_OBJECT_HANDLE object)
     if (obj->owner) {
         size_t i, kept = 0;
         for (i = 0; i < pk11.object_count; i++)
-            if (pk11.objects[i] == obj)
-                object_free(obj);
-            else
+            if (pk11.objects[i] != obj)
                 pk11.objects[kept++] = pk11.objects[i];
         pk11.object_count = kept;
+        /* Freed once unlisted: a freed pointer is not compared with. */
+        object_free(obj);
         goto out;
     }
     if ((rv = may_write(session)) != CKR_OK)
@@ -576,8 +577,8 @@ CK_RV pk11_C_CreateObject(CK_SESSION_HANDLE handle, CK_ATTRIBUTE_PTR templ,
         goto out;
     }
     if (pk11_attr_lookup(templ, count, CKA_CERTIFICATE_TYPE) &&
-        ((rv = pk11_attr_ulong(templ, count, CKA_CERTIFICATE_TYPE,
-                               &cert_type)) != CKR_OK ||
+        (pk11_attr_ulong(templ, count, CKA_CERTIFICATE_TYPE, &cert_type) !=
+             CKR_OK ||
          cert_type != CKC_X_509)) {
         rv = CKR_ATTRIBUTE_VALUE_INVALID;
         goto out;

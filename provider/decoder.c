@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PEM_MAX (16 * 1024)
+#define PEM_MAX ((size_t)16 * 1024)
 
 static const char pem_begin[] = "-----BEGIN " PROV_PEM_NAME "-----";
 static const char pem_end[] = "-----END " PROV_PEM_NAME "-----";
@@ -118,8 +118,8 @@ static int reference_decode(void *vctx, OSSL_CORE_BIO *in, int selection,
     params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type);
     params[1] = OSSL_PARAM_construct_utf8_string(
         OSSL_OBJECT_PARAM_DATA_TYPE, (char *)prov_alg_name(alg), 0);
-    params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE,
-                                                  &key, sizeof(key));
+    params[2] = OSSL_PARAM_construct_octet_string(
+        OSSL_OBJECT_PARAM_REFERENCE, &key, sizeof(struct prov_key *));
     params[3] = OSSL_PARAM_construct_end();
     ok = data_cb(params, data_cbarg);
 out:

@@ -103,7 +103,7 @@ static int kex_derive(void *vctx, unsigned char *secret, size_t *secretlen,
     unsigned char *der = NULL;
     EVP_PKEY_CTX *pctx = NULL;
     size_t len = outlen;
-    int der_len, ok = 0;
+    int der_len, ok;
     sr_rc rc;
 
     if (!k->key || !k->peer)

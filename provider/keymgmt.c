@@ -40,7 +40,7 @@ struct prov_key *prov_key_new(struct prov_ctx *ctx, enum prov_alg alg)
 
 struct prov_key *prov_key_from_store(struct prov_ctx *ctx, sr_key *sk)
 {
-    const unsigned char *der, *p;
+    const unsigned char *p;
     struct prov_key *key;
     enum prov_alg alg;
     size_t len;
@@ -60,7 +60,7 @@ struct prov_key *prov_key_from_store(struct prov_ctx *ctx, sr_key *sk)
     }
     if (!(key = prov_key_new(ctx, alg)))
         return NULL;
-    p = der = sr_key_public_der(sk, &len);
+    p = sr_key_public_der(sk, &len);
     if (!(key->pub = d2i_PUBKEY_ex(NULL, &p, (long)len, sr_libctx(),
                                    NULL))) {
         free(key);
@@ -123,9 +123,9 @@ static void *km_load(const void *reference, size_t reference_sz)
 {
     struct prov_key *key;
 
-    if (!reference || reference_sz != sizeof(key))
+    if (!reference || reference_sz != sizeof(struct prov_key *))
         return NULL;
-    memcpy(&key, reference, sizeof(key));
+    memcpy(&key, reference, sizeof(struct prov_key *));
     return prov_key_ref(key);
 }
 
@@ -494,10 +494,10 @@ static void gen_cleanup(void *genctx)
         {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS,                                  \
          (void (*)(void))prefix##_gettable},                                 \
         {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export},               \
-        {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))io_types},          \
+        {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))(io_types)},        \
         {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import},               \
-        {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))io_types},          \
-        {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))op_name},   \
+        {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))(io_types)},        \
+        {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))(op_name)}, \
         {OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))km_dup},                     \
         {OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))prefix##_gen_init},     \
         {OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS, (void (*)(void))gen_set_params},  \

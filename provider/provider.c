@@ -236,7 +236,8 @@ static int live_add(struct prov_ctx *ctx)
 
     pthread_once(&atfork_once, atfork_register);
     pthread_mutex_lock(&live_lock);
-    if ((grown = realloc(live, (live_count + 1) * sizeof(*grown)))) {
+    if ((grown = realloc(live,
+                         (live_count + 1) * sizeof(struct prov_ctx *)))) {
         live = grown;
         live[live_count++] = ctx;
         ok = 1;
@@ -245,7 +246,7 @@ static int live_add(struct prov_ctx *ctx)
     return ok;
 }
 
-static void live_remove(struct prov_ctx *ctx)
+static void live_remove(const struct prov_ctx *ctx)
 {
     size_t i;
 
@@ -383,10 +384,6 @@ static int read_settings(struct prov_ctx *ctx, const OSSL_DISPATCH *in)
         return 0;
     return 1;
 }
-
-int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,
-                       const OSSL_DISPATCH *in, const OSSL_DISPATCH **out,
-                       void **provctx);
 
 int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,
                        const OSSL_DISPATCH *in, const OSSL_DISPATCH **out,

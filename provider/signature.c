@@ -310,6 +310,7 @@ static EVP_MD *md_fetch(const char *name)
     for (i = 0; i < n && cache[i].md; i++)
         if (strcmp(cache[i].name, name) == 0)
             break;
+    /* cppcheck-suppress arrayIndexOutOfBounds ; i < n is tested first */
     if (i < n && cache[i].md) {
         md = EVP_MD_up_ref(cache[i].md) ? cache[i].md : NULL;
     } else if ((md = EVP_MD_fetch(sr_libctx(), name, "provider=default")) &&

@@ -79,8 +79,8 @@ static int pass_key(struct loader *l, OSSL_CALLBACK *cb, void *cbarg)
         OSSL_OBJECT_PARAM_DATA_TYPE, (char *)prov_alg_name(key->alg), 0);
     /* The reference is the key object's address; our keymgmt's load
      * takes a reference to it. */
-    params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE,
-                                                  &key, sizeof(key));
+    params[2] = OSSL_PARAM_construct_octet_string(
+        OSSL_OBJECT_PARAM_REFERENCE, &key, sizeof(struct prov_key *));
     params[3] = OSSL_PARAM_construct_end();
     ok = cb(params, cbarg);
 out:

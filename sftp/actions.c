@@ -9,7 +9,7 @@
 /* Resolves path and runs op on it; reports a failure as op. */
 #define WITH_PATH(c, path, full)                                             \
     char *full = sftpc_remote_path(c, path);                                 \
-    if (!full)                                                               \
+    if (!(full))                                                             \
         return sftpc_fail(SFTPC_ERR_OTHER, "out of memory")
 
 static void mode_string(unsigned long perm, char out[11])
@@ -17,9 +17,18 @@ static void mode_string(unsigned long perm, char out[11])
     static const char rwx[] = "rwxrwxrwx";
     int i;
 
-    out[0] = LIBSSH2_SFTP_S_ISDIR(perm) ? 'd' : LIBSSH2_SFTP_S_ISLNK(perm) ? 'l' : '-';
-    for (i = 0; i < 9; i++)
-        out[i + 1] = (perm & (1UL << (8 - i))) ? rwx[i] : '-';
+    if (LIBSSH2_SFTP_S_ISDIR(perm))
+        out[0] = 'd';
+    else if (LIBSSH2_SFTP_S_ISLNK(perm))
+        out[0] = 'l';
+    else
+        out[0] = '-';
+    for (i = 0; i < 9; i++) {
+        if (perm & (1UL << (8 - i)))
+            out[i + 1] = rwx[i];
+        else
+            out[i + 1] = '-';
+    }
     out[10] = '\0';
 }
 
@@ -34,15 +43,17 @@ static void print_entry(const char *name, const LIBSSH2_SFTP_ATTRIBUTES *a,
         printf("%s\n", name);
         return;
     }
-    mode_string(a->flags & LIBSSH2_SFTP_ATTR_PERMISSIONS ? a->permissions : 0,
+    mode_string((a->flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ? a->permissions : 0,
                 mode);
     if (a->flags & LIBSSH2_SFTP_ATTR_ACMODTIME) {
         t = (time_t)a->mtime;
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+        /* The server's time: one out of range prints as none. */
+        if (!gmtime_r(&t, &tm) ||
+            !strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm))
+            when[0] = '\0';
     }
     printf("%s %12llu %s %s\n", mode,
-           (unsigned long long)(a->flags & LIBSSH2_SFTP_ATTR_SIZE
+           (unsigned long long)((a->flags & LIBSSH2_SFTP_ATTR_SIZE)
                                     ? a->filesize
                                     : 0),
            when, name);

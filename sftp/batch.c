@@ -124,7 +124,7 @@ sftpc_rc sftpc_batch_run(struct sftpc_conn *c, const struct sftpc_pool *pool,
                 printf("sftp> %s", p);
                 if (!strchr(p, '\n'))
                     putchar('\n');
-                fflush(stdout);
+                (void)fflush(stdout);
             }
             one = sftpc_command(c, pool, argc, argv);
             if (one != SFTPC_OK && !ignore)
@@ -134,6 +134,6 @@ sftpc_rc sftpc_batch_run(struct sftpc_conn *c, const struct sftpc_pool *pool,
         argv = NULL;
     }
     if (f != stdin)
-        fclose(f);
+        (void)fclose(f);
     return rc;
 }

@@ -15,7 +15,8 @@ static const char *base_name(const char *path)
     /* "dir/" names dir. */
     while (len > 1 && path[len - 1] == '/')
         len--;
-    slash = memrchr(path, '/', len - 1 > 0 ? len - 1 : 0);
+    /* len is unsigned: "len - 1 > 0" was true for "" (a read past it). */
+    slash = memrchr(path, '/', len > 1 ? len - 1 : 0);
     return slash ? slash + 1 : path;
 }
 

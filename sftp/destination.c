@@ -102,8 +102,7 @@ static sftpc_rc from_connector(const char *name, struct sftpc_target *t,
     sr_rc rc;
 
     memset(&conn, 0, sizeof(conn));
-    if ((rc = sr_store_open_metadata(store_cfg, &st, err, sizeof(err))) !=
-        SR_OK)
+    if (sr_store_open_metadata(store_cfg, &st, err, sizeof(err)) != SR_OK)
         return sftpc_fail(SFTPC_ERR_KEY, "%s", err);
     rc = sr_connector_get(st, name, &conn);
     if (rc != SR_OK) {

@@ -11,11 +11,11 @@ sftpc_rc sftpc_fail(sftpc_rc rc, const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("secretref-sftp: ", stderr);
+    (void)fputs("secretref-sftp: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    (void)vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    (void)fputc('\n', stderr);
     return rc;
 }
 
@@ -25,11 +25,11 @@ void sftpc_verbose(const struct sftpc_options *opts, const char *fmt, ...)
 
     if (!opts->verbose)
         return;
-    fputs("secretref-sftp: ", stderr);
+    (void)fputs("secretref-sftp: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    (void)vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    (void)fputc('\n', stderr);
 }
 
 sftpc_rc sftpc_fail_ssh(struct sftpc_conn *c, sftpc_rc rc, const char *what)

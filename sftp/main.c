@@ -38,12 +38,11 @@ static sftpc_rc password_open(sr_config *cfg, const char *name,
 {
     sr_store *st = NULL;
     char err[512];
-    sr_rc rc;
 
     *out = NULL;
-    if ((rc = sr_store_open(cfg, &st, err, sizeof(err))) != SR_OK)
+    if (sr_store_open(cfg, &st, err, sizeof(err)) != SR_OK)
         return sftpc_fail(SFTPC_ERR_KEY, "%s", err);
-    if ((rc = sr_ref_open_secret(st, name, out)) != SR_OK) {
+    if (sr_ref_open_secret(st, name, out) != SR_OK) {
         sftpc_fail(SFTPC_ERR_KEY, "%s", sr_store_errmsg(st));
         sr_store_free(st);
         return SFTPC_ERR_KEY;

@@ -40,7 +40,7 @@ static void draw(const struct sftpc_progress *p, int final)
     fprintf(stderr, "\r%-30.30s %3d%% %10s %10s/s %02d:%02d %s", p->name,
             percent, done, rate, (int)left / 60, (int)left % 60,
             final ? "    \n" : "left");
-    fflush(stderr);
+    (void)fflush(stderr);
 }
 
 void sftpc_progress_start(struct sftpc_progress *p, const char *name,

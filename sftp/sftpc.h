@@ -103,6 +103,13 @@ sftpc_rc sftpc_connect(const struct sftpc_target *t,
                        const struct sftpc_key *key, const sr_secret *password,
                        struct sftpc_conn *c);
 void sftpc_disconnect(struct sftpc_conn *c);
+/* Reads known_hosts file into hosts (a missing file is an empty one) and
+ * looks up host:port with key of libssh2 type hostkey_type: a
+ * LIBSSH2_KNOWNHOST_CHECK_* value, or -1 when file is not a known_hosts
+ * file. */
+int sftpc_knownhost_check(LIBSSH2_KNOWNHOSTS *hosts, const char *file,
+                          const char *host, int port, const char *key,
+                          size_t key_len, int hostkey_type);
 /* The absolute remote path of path (relative to the folder). */
 char *sftpc_remote_path(const struct sftpc_conn *c, const char *path);
 
@@ -164,7 +171,7 @@ void sftpc_progress_end(struct sftpc_progress *p);
 
 /* I/O buffers: a multiple of libssh2's 30,000-byte SFTP requests, so every
  * request is full and many are in flight. */
-#define SFTPC_WRITE_CHUNK (140 * 30000)
-#define SFTPC_READ_CHUNK (70 * 30000)
+#define SFTPC_WRITE_CHUNK ((size_t)140 * 30000)
+#define SFTPC_READ_CHUNK ((size_t)70 * 30000)
 
 #endif

@@ -240,7 +240,7 @@ int sftpc_sign(LIBSSH2_SESSION *session, unsigned char **sig,
         if (!(ecdsa = d2i_ECDSA_SIG(NULL, &p, (long)raw_len)))
             goto out;
         ECDSA_SIG_get0(ecdsa, &r, &s);
-        if (!(out = malloc(2 * (5 + 66))))
+        if (!(out = malloc((size_t)2 * (5 + 66))))
             goto out;
         n = put_mpint(out, r);
         n += put_mpint(out + n, s);

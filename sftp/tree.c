@@ -81,6 +81,7 @@ static sftpc_rc remote_mkdir(struct sftpc_conn *c, const char *path)
 }
 
 /* Walks a local folder: folders made remotely now, files queued. */
+/* NOLINTNEXTLINE(misc-no-recursion): lstat refuses paths past PATH_MAX */
 static sftpc_rc walk_local(struct sftpc_conn *c, const char *local,
                            const char *remote, struct jobs *j)
 {
@@ -123,6 +124,7 @@ static sftpc_rc walk_local(struct sftpc_conn *c, const char *local,
 }
 
 /* Walks a remote folder: local folders made now, files queued. */
+/* NOLINTNEXTLINE(misc-no-recursion): mkdir refuses paths past PATH_MAX */
 static sftpc_rc walk_remote(struct sftpc_conn *c, const char *remote,
                             const char *local, struct jobs *j)
 {
@@ -130,7 +132,7 @@ static sftpc_rc walk_remote(struct sftpc_conn *c, const char *remote,
     LIBSSH2_SFTP_ATTRIBUTES attrs;
     char name[1024], *full;
     sftpc_rc rc = SFTPC_OK;
-    int n;
+    int n = 0;
 
     if (mkdir(local, 0755) != 0 && errno != EEXIST)
         return sftpc_fail(SFTPC_ERR_LOCAL, "%s: %s", local, strerror(errno));
@@ -161,6 +163,9 @@ static sftpc_rc walk_remote(struct sftpc_conn *c, const char *remote,
             rc = sftpc_fail(SFTPC_ERR_OTHER, "out of memory");
         }
     }
+    /* A listing that failed part way is an error, not a shorter tree. */
+    if (rc == SFTPC_OK && n < 0)
+        rc = sftpc_fail_sftp(c, "get", full);
     libssh2_sftp_closedir(dir);
     free(full);
     return rc;

@@ -37,7 +37,8 @@ const char *sr_strerror(sr_rc rc)
     return messages[rc];
 }
 
-sr_rc sr_error_set(struct sr_error *e, sr_rc rc, const char *fmt, ...)
+/* In parentheses: the name is also internal.h's macro. */
+sr_rc (sr_error_set)(struct sr_error *e, sr_rc rc, const char *fmt, ...)
 {
     char msg[sizeof(e->msg)];
     va_list ap;
@@ -52,7 +53,7 @@ sr_rc sr_error_set(struct sr_error *e, sr_rc rc, const char *fmt, ...)
     /* Format into a copy: callers wrap the previous message by passing
      * e->msg itself as an argument. */
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     memcpy(e->msg, msg, sizeof(msg));
     return rc;

@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
-#define BODY_MAX (1024 * 1024)
+#define BODY_MAX ((size_t)1024 * 1024)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 

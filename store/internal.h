@@ -25,6 +25,14 @@ struct sr_error {
  * An SR_OK rc clears e. */
 sr_rc sr_error_set(struct sr_error *e, sr_rc rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same, valued rc itself: the static analyzer does not look into
+ * variadic functions, and so saw every error path as a possible success. */
+#define sr_error_set(e, rc, ...)                                             \
+    __extension__({                                                          \
+        sr_rc sr_error_rc_ = (rc);                                           \
+        (sr_error_set)((e), sr_error_rc_, __VA_ARGS__);                      \
+        sr_error_rc_;                                                        \
+    })
 
 /* Clears e and returns SR_OK. */
 sr_rc sr_error_clear(struct sr_error *e);
@@ -100,7 +108,9 @@ struct sr_seal_binding {
     unsigned char public_digest[32];
 };
 
-/* Binds b to a version's public parts (a no-op without a public key). */
+/* Binds b to a version's public parts (a no-op without a public key).
+ * When the digest cannot be made (out of memory) has_public is -1, and
+ * sr_seal, sr_unseal and sr_reseal_wrap refuse b with SR_ERR_NOMEM. */
 void sr_binding_public(struct sr_seal_binding *b,
                        const unsigned char *public_key, size_t public_len,
                        const char *chain_pem);
@@ -204,6 +214,8 @@ sr_rc sr_db_fail(sr_store *st, const char *what);
 sr_rc sr_db_begin(sr_store *st);
 sr_rc sr_db_commit(sr_store *st);
 void sr_db_rollback(sr_store *st);
+/* 1 when this process cannot write the store (read-only media or modes). */
+int sr_db_readonly(sr_store *st);
 /* PRAGMA wal_checkpoint(TRUNCATE). */
 sr_rc sr_db_checkpoint(sr_store *st);
 
@@ -350,5 +362,7 @@ sr_rc sr_vault_uri_parse(const char *uri, char **client, char **secret,
  * NULL; *port the port to store (22 for 0). */
 sr_rc sr_connector_check(sr_store *st, const sr_connector *c,
                          char **reference, int *port);
+/* Is fp a pinned host key: "SHA256:" and 43 unpadded base64 digits? */
+int sr_host_key_valid(const char *fp);
 
 #endif

@@ -102,7 +102,7 @@ sr_rc sr_kek_read_file(const char *path, unsigned char kek[SR_KEK_LEN],
     len = (size_t)got;
     if (len > 0 && buf[len - 1] == '\n')
         len--;
-    if (len == 2 * SR_KEK_LEN) {
+    if (len == (size_t)2 * SR_KEK_LEN) {
         for (i = 0; i < SR_KEK_LEN; i++) {
             int hi = hex_value(buf[2 * i]), lo = hex_value(buf[2 * i + 1]);
             if (hi < 0 || lo < 0)
@@ -141,7 +141,7 @@ sr_rc sr_kek_create_file(const char *path, unsigned char kek[SR_KEK_LEN],
         hex[2 * i] = digits[kek[i] >> 4];
         hex[2 * i + 1] = digits[kek[i] & 15];
     }
-    hex[2 * SR_KEK_LEN] = '\n';
+    hex[sizeof(hex) - 1] = '\n';
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
               0600);
     if (fd < 0) {

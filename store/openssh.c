@@ -17,7 +17,7 @@
 #define ARMOUR_BEGIN "-----BEGIN OPENSSH PRIVATE KEY-----"
 #define ARMOUR_END "-----END OPENSSH PRIVATE KEY-----"
 #define MAGIC "openssh-key-v1" /* followed by its NUL on the wire */
-#define INPUT_MAX (1024 * 1024)
+#define INPUT_MAX ((size_t)1024 * 1024)
 /* OpenSSH's own limit (SSHBUF_MAX_BIGNUM): 16384 bits, plus a sign byte. */
 #define MPINT_MAX (16384 / 8 + 1)
 

@@ -149,7 +149,7 @@ void sr_now_iso(char buf[21])
     struct tm tm;
 
     gmtime_r(&now, &tm);
-    strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    (void)strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm); /* always 20 */
 }
 
 int sr_date_valid(const char *date)

@@ -14,7 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define SECRET_MAX (64 * 1024)
+#define SECRET_MAX ((size_t)64 * 1024)
 
 int cli_exit_status(sr_rc rc)
 {
@@ -54,11 +54,11 @@ int cli_fail(sr_rc rc, const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("secretref: ", stderr);
+    (void)fputs("secretref: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    (void)vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    (void)fputc('\n', stderr);
     return cli_exit_status(rc);
 }
 
@@ -73,7 +73,7 @@ int cli_usage(const char *command, const char *fmt, ...)
 
     fprintf(stderr, "secretref %s: ", command);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    (void)vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\ntry 'secretref %s --help'\n", command);
     return EXIT_USAGE;
@@ -119,8 +119,8 @@ int cli_prompt_line(const char *prompt, char *buf, size_t size)
 {
     size_t len;
 
-    fputs(prompt, stderr);
-    fflush(stderr);
+    (void)fputs(prompt, stderr);
+    (void)fflush(stderr);
     if (!fgets(buf, (int)size, stdin))
         return -1;
     len = strlen(buf);
@@ -136,8 +136,8 @@ static int read_noecho(const char *prompt, sr_secret *into)
     int ok = -1, restore = 0;
     size_t len;
 
-    fputs(prompt, stderr);
-    fflush(stderr);
+    (void)fputs(prompt, stderr);
+    (void)fflush(stderr);
     if (tcgetattr(STDIN_FILENO, &old) == 0) {
         quiet = old;
         quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
@@ -153,7 +153,7 @@ static int read_noecho(const char *prompt, sr_secret *into)
     }
     if (restore)
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-    fputc('\n', stderr);
+    (void)fputc('\n', stderr);
     return ok;
 }
 
@@ -272,19 +272,19 @@ int cli_read_file_secret(const char *path, int strip_newline,
                          sr_secret **out)
 {
     sr_secret *data = NULL;
-    int fd, status = 0;
+    int fd, err;
 
     *out = NULL;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return cli_fail(SR_ERR_IO, "%s: %s", path, strerror(errno));
-    if (read_all(fd, &data) != 0)
-        status = cli_fail(errno == EFBIG ? SR_ERR_FORMAT : SR_ERR_IO,
-                          "%s: %s", path,
-                          errno == EFBIG ? "larger than 64 KiB"
-                                         : strerror(errno));
+    if (read_all(fd, &data) != 0) {
+        err = errno;
+        close(fd);
+        return cli_fail(err == EFBIG ? SR_ERR_FORMAT : SR_ERR_IO, "%s: %s",
+                        path,
+                        err == EFBIG ? "larger than 64 KiB" : strerror(err));
+    }
     close(fd);
-    if (status)
-        return status;
     if (strip_newline && data->len && data->data[data->len - 1] == '\n')
         data->data[--data->len] = '\0';
     *out = data;
@@ -433,7 +433,7 @@ int cli_operands(const char *command, int argc, char **argv,
 
     while ((opt = cli_getopt_long(argc, argv, "h", options)) != -1) {
         if (opt == 'h') {
-            fputs(help, stdout);
+            (void)fputs(help, stdout);
             return -1;
         }
         return cli_unknown_option(command);

@@ -170,7 +170,7 @@ static int connector_add(struct cli *cli, int argc, char **argv)
             azure = optarg;
             break;
         case 'h':
-            fputs(add_help, stdout);
+            (void)fputs(add_help, stdout);
             return 0;
         default:
             return cli_unknown_option("connector add");
@@ -230,7 +230,7 @@ static int parse_json_option(const char *command, const char *usage,
         if (opt == 'j') {
             *json = 1;
         } else if (opt == 'h') {
-            fputs(usage, stdout);
+            (void)fputs(usage, stdout);
             return -1;
         } else {
             return cli_unknown_option(command);
@@ -374,7 +374,7 @@ int cli_connector(struct cli *cli, int argc, char **argv)
     const char *action = argc > 1 ? argv[1] : "";
 
     if (strcmp(action, "--help") == 0 || strcmp(action, "-h") == 0) {
-        fputs(help, stdout);
+        (void)fputs(help, stdout);
         return 0;
     }
     /* Each action parses its options with the action as argv[0]. */

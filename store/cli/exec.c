@@ -53,7 +53,7 @@ int cli_exec(struct cli *cli, int argc, char **argv)
     memset(entries, 0, sizeof(entries));
     while ((opt = cli_getopt_long(argc, argv, "+h", options)) != -1) {
         if (opt == 'h') {
-            fputs(help, stdout);
+            (void)fputs(help, stdout);
             return 0;
         }
         if (opt != 'e')
@@ -86,7 +86,7 @@ int cli_exec(struct cli *cli, int argc, char **argv)
      * it. */
     sr_store_free(st);
     st = NULL;
-    fflush(NULL);
+    (void)fflush(NULL);
     if ((pid = fork()) < 0) {
         status = cli_fail(SR_ERR_IO, "exec: %s", strerror(errno));
         goto out;

@@ -35,14 +35,14 @@ static int slurp(const char *path, char **out, size_t *len)
     if (ferror(f))
         goto fail;
     if (f != stdin)
-        fclose(f);
+        (void)fclose(f);
     buf[used] = '\0';
     *out = buf;
     *len = used;
     return 0;
 fail:
     if (f != stdin)
-        fclose(f);
+        (void)fclose(f);
     free(buf);
     return -1;
 }

@@ -88,7 +88,7 @@ static int add(struct cli *cli, int argc, char **argv)
         case 'a': c.authority = optarg; break;
         case 'f': c.ca_file = optarg; break;
         case 'A': c.assertion = optarg; break;
-        case 'h': fputs(help, stdout); return 0;
+        case 'h': (void)fputs(help, stdout); return 0;
         default: return cli_unknown_option("keyvault add");
         }
     }
@@ -124,7 +124,7 @@ int cli_keyvault(struct cli *cli, int argc, char **argv)
     if (strcmp(action, "add") == 0)
         return add(cli, argc - 1, argv + 1);
     if (strcmp(action, "--help") == 0 || strcmp(action, "-h") == 0) {
-        fputs(help, stdout);
+        (void)fputs(help, stdout);
         return 0;
     }
     json = argc > 2 && strcmp(argv[argc - 1], "--json") == 0;

@@ -34,7 +34,7 @@ int cli_parameters(struct cli *cli, int argc, char **argv)
     sr_rc rc = SR_OK;
 
     if (strcmp(action, "--help") == 0 || strcmp(action, "-h") == 0) {
-        fputs(help, stdout);
+        (void)fputs(help, stdout);
         return 0;
     }
     if (!((strcmp(action, "list") == 0 && argc == 2) ||

@@ -84,9 +84,11 @@ int cli_pem(struct cli *cli, int argc, char **argv)
     }
     used += (size_t)snprintf(text + used, len - used,
                              "-----END SECRETREF KEY-----\n");
-    if (!output)
-        fwrite(text, 1, used, stdout);
-    else if (cli_write_file(output, text, used, 0644) != 0)
+    if (!output) {
+        if (fwrite(text, 1, used, stdout) != used || fflush(stdout) != 0)
+            status = cli_fail(SR_ERR_IO, "standard output: %s",
+                              strerror(errno));
+    } else if (cli_write_file(output, text, used, 0644) != 0)
         status = cli_fail(SR_ERR_IO, "%s: %s", output, strerror(errno));
 out:
     free(text);

@@ -2,6 +2,7 @@
 /* secretref pubkey: the public key of a certificate reference. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,8 @@ int cli_pubkey(struct cli *cli, int argc, char **argv)
         return status;
     if ((rc = sr_ref_pubkey(st, argv[optind], format, &text)) != SR_OK)
         status = cli_fail_store(st, rc);
-    else
-        fputs(text, stdout);
+    else if (fputs(text, stdout) == EOF || fflush(stdout) != 0)
+        status = cli_fail(SR_ERR_IO, "standard output: %s", strerror(errno));
     free(text);
     sr_store_free(st);
     return status;

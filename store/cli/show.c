@@ -121,6 +121,7 @@ static json_t *info_json(const sr_ref_info *info, const char *users)
 }
 
 /* key: value lines, in the order of the JSON object. */
+/* NOLINTNEXTLINE(misc-no-recursion): our own object, two levels deep */
 static void print_text(json_t *obj, const char *prefix)
 {
     const char *key;

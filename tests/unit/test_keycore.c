@@ -653,7 +653,7 @@ static void test_fork(sr_store *st)
     siglen = sizeof(sig);
     CHECK_RC(sr_key_sign(key, &params, dgst, dlen, sig, &siglen), SR_OK);
     CHECK(pipe(fds) == 0);
-    fflush(NULL);
+    (void)fflush(NULL);
     pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {

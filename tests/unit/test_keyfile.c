@@ -33,11 +33,16 @@ static int run(const char *fmt, ...)
 {
     char cmd[2048], full[2200];
     va_list ap;
-    int status;
+    int status, n;
 
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
     va_end(ap);
+    /* Never run a command cut short. */
+    if (n < 0 || (size_t)n >= sizeof(cmd)) {
+        fprintf(stderr, "command too long: %s\n", fmt);
+        return -1;
+    }
     snprintf(full, sizeof(full), "( %s ) >>cmd.log 2>&1", cmd);
     status = system(full);
     if (status != 0)
@@ -54,10 +59,13 @@ static char *capture(const char *fmt, ...)
     size_t len = 0, cap = 0, n;
     va_list ap;
     FILE *f;
+    int made;
 
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    made = vsnprintf(cmd, sizeof(cmd), fmt, ap);
     va_end(ap);
+    if (made < 0 || (size_t)made >= sizeof(cmd))
+        return NULL;
     snprintf(full, sizeof(full), "%s 2>>cmd.log", cmd);
     if (!(f = popen(full, "r")))
         return NULL;
@@ -97,7 +105,7 @@ static unsigned char *slurp(const char *name, size_t *len)
         free(data);
         data = NULL;
     }
-    fclose(f);
+    (void)fclose(f);
     return data;
 }
 

@@ -16,7 +16,7 @@
 
 static CK_RV mx_create(CK_VOID_PTR_PTR m)
 {
-    pthread_mutex_t *mx = malloc(sizeof(*mx));
+    pthread_mutex_t *mx = malloc(sizeof(pthread_mutex_t));
 
     if (!mx)
         return CKR_HOST_MEMORY;
@@ -488,7 +488,7 @@ static void test_find(void)
         CK_ATTRIBUTE *t;
         CK_ULONG n, want;
     } cases[] = {
-        {"empty template", t_empty, 0, 2 * KEY_COUNT},
+        {"empty template", t_empty, 0, 2UL * KEY_COUNT},
         {"private keys", t_priv, 1, KEY_COUNT},
         {"public keys", t_pub, 1, KEY_COUNT},
         {"certificates (none yet)", t_cert, 1, 0},
@@ -501,7 +501,7 @@ static void test_find(void)
         {"RSA public key", t_rsa_pub, 2, 1},
         {"CKA_ID", t_id, 1, 2},
         {"OpenSSH's template", t_ssh, 3, 1},
-        {"CKA_TOKEN true", t_token, 1, 2 * KEY_COUNT},
+        {"CKA_TOKEN true", t_token, 1, 2UL * KEY_COUNT},
         {"CKA_PRIVATE false", t_public, 1, KEY_COUNT},
         {"an attribute no object has", t_unknown, 1, 0},
     };
@@ -526,6 +526,7 @@ static void test_find(void)
     if (p && id_len <= ID_MAX)
         memcpy(id, p, id_len);
     free(p);
+    /* cppcheck-suppress unreadVariable ; read through cases[].t below */
     t_id[0].ulValueLen = id_len;
     t_ssh[1].ulValueLen = id_len;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -375,7 +375,7 @@ static size_t rsa_encrypt(EVP_PKEY *pub, int oaep, const char *md,
         len = 0;
     /* The context owns the label once it is set. */
     if (len && l) {
-        if (EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, l, strlen(l)) == 1)
+        if (EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, l, (int)strlen(l)) == 1)
             l = NULL;
         else
             len = 0;
@@ -852,7 +852,7 @@ static void test_fork(void)
         CHECK(0);
         return;
     }
-    fflush(NULL);
+    (void)fflush(NULL);
     if ((pid = fork()) == 0) {
         CK_SESSION_HANDLE cs;
         CK_OBJECT_HANDLE key;

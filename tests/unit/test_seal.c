@@ -76,13 +76,13 @@ static sr_rc open_cmp(const unsigned char *k, const struct sr_seal_binding *b,
 
 static void test_round_trip(void)
 {
-    static const size_t sizes[] = {0, 1, 37, 64 * 1024};
+    static const size_t sizes[] = {0, 1, 37, (size_t)64 * 1024};
     struct sr_seal_binding b;
     unsigned char *plain, *sealed = NULL;
     size_t i, len = 0;
 
     binding(&b);
-    plain = malloc(64 * 1024);
+    plain = malloc((size_t)64 * 1024);
     CHECK(plain != NULL);
     if (!plain)
         return;
@@ -438,7 +438,7 @@ static void test_key_file(void)
     memset(&e, 0, sizeof(e));
     for (i = 0; i < SR_KEK_LEN; i++)
         snprintf(hex + 2 * i, 3, "%02x", kek[i]);
-    hex[2 * SR_KEK_LEN] = '\n';
+    hex[(size_t)2 * SR_KEK_LEN] = '\n';
     snprintf(path, sizeof(path), "%s/hex.key", tmpdir);
 
     CHECK(write_file(path, hex, sizeof(hex) - 1, 0644) == 0);
@@ -461,7 +461,7 @@ static void test_key_file(void)
     CHECK_RC(sr_kek_read_file(path, got, &e), SR_OK);
     CHECK(memcmp(got, kek2, SR_KEK_LEN) == 0);
     snprintf(path, sizeof(path), "%s/nonl.key", tmpdir);
-    CHECK(write_file(path, hex, 2 * SR_KEK_LEN, 0600) == 0);
+    CHECK(write_file(path, hex, (size_t)2 * SR_KEK_LEN, 0600) == 0);
     CHECK_RC(sr_kek_read_file(path, got, &e), SR_OK);
     CHECK(memcmp(got, kek, SR_KEK_LEN) == 0);
 
