@@ -139,12 +139,29 @@ static int knownhost_append(LIBSSH2_KNOWNHOSTS *hosts, const char *file,
     return fclose(f) == 0 && ok;
 }
 
+int sftpc_knownhost_check(LIBSSH2_KNOWNHOSTS *hosts, const char *file,
+                          const char *host, int port, const char *key,
+                          size_t key_len, int hostkey_type)
+{
+    struct libssh2_knownhost *found = NULL;
+
+    /* A missing file is an empty one: every host is then unknown. */
+    if (access(file, F_OK) == 0 &&
+        libssh2_knownhost_readfile(hosts, file,
+                                   LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0)
+        return -1;
+    return libssh2_knownhost_checkp(hosts, host, port, key, key_len,
+                                    LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+                                        LIBSSH2_KNOWNHOST_KEYENC_RAW |
+                                        knownhost_keytype(hostkey_type),
+                                    &found);
+}
+
 static sftpc_rc check_host_key(struct sftpc_conn *c)
 {
     const struct sftpc_options *o = c->opts;
     const struct sftpc_target *t = c->target;
     LIBSSH2_KNOWNHOSTS *hosts = NULL;
-    struct libssh2_knownhost *found = NULL;
     const char *key, *pin = o->host_key ? o->host_key : t->host_key;
     char fp[64], *file = NULL;
     const char *home;
@@ -174,18 +191,12 @@ static sftpc_rc check_host_key(struct sftpc_conn *c)
         free(file);
         return sftpc_fail(SFTPC_ERR_OTHER, "out of memory");
     }
-    /* A missing file is an empty one: every host is then unknown. */
-    if (access(file, F_OK) == 0 &&
-        libssh2_knownhost_readfile(hosts, file,
-                                   LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
+    check = sftpc_knownhost_check(hosts, file, t->host, t->port, key, key_len,
+                                  type);
+    if (check < 0) {
         rc = sftpc_fail(SFTPC_ERR_LOCAL, "%s: not a known_hosts file", file);
         goto out;
     }
-    check = libssh2_knownhost_checkp(hosts, t->host, t->port, key, key_len,
-                                     LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-                                         LIBSSH2_KNOWNHOST_KEYENC_RAW |
-                                         knownhost_keytype(type),
-                                     &found);
     switch (check) {
     case LIBSSH2_KNOWNHOST_CHECK_MATCH:
         rc = SFTPC_OK;

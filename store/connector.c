@@ -41,7 +41,7 @@ static int base64_value(char c)
 
 /* "SHA256:" and the 43 unpadded base64 digits of 32 bytes, as ssh-keygen
  * -l prints them: the last digit carries 4 bits, so its low 2 are 0. */
-static int host_key_valid(const char *fp)
+int sr_host_key_valid(const char *fp)
 {
     static const char prefix[] = "SHA256:";
     size_t i;
@@ -169,7 +169,7 @@ sr_rc sr_connector_check(sr_store *st, const sr_connector *c,
         (rc = sr_name_check("password reference", c->password_ref,
                             &st->err)) != SR_OK)
         return rc;
-    if (c->host_key && !host_key_valid(c->host_key))
+    if (c->host_key && !sr_host_key_valid(c->host_key))
         return sr_err(st, SR_ERR_USAGE,
                       "%s: the host key is not a SHA256: fingerprint as "
                       "ssh-keygen -l prints it",

@@ -9,6 +9,7 @@
 #include "keyvault.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -47,8 +48,10 @@ static char *cache_get(const char *key)
     pthread_mutex_lock(&cache_lock);
     for (i = 0; i < CACHE_SLOTS; i++)
         if (cache[i].key && strcmp(cache[i].key, key) == 0 &&
-            cache[i].expires - sr_http_now() > REFRESH_MARGIN)
+            cache[i].expires - sr_http_now() > REFRESH_MARGIN) {
             token = strdup(cache[i].token);
+            break;
+        }
     pthread_mutex_unlock(&cache_lock);
     return token;
 }
@@ -119,8 +122,12 @@ static char *b64url(const unsigned char *data, size_t len)
     while (n > 0 && out[n - 1] == '=')
         n--;
     out[n] = '\0';
-    for (i = 0; i < n; i++)
-        out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+    for (i = 0; i < n; i++) {
+        if (out[i] == '+')
+            out[i] = '-';
+        else if (out[i] == '/')
+            out[i] = '_';
+    }
     return out;
 }
 
@@ -188,7 +195,7 @@ static sr_rc client_assertion(sr_store *st, const sr_keyvault_client *c,
     p = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "aud", token_url,
                   "iss", c->client_id, "sub", c->client_id, "jti", jti, "nbf",
                   (json_int_t)now, "iat", (json_int_t)now, "exp",
-                  (json_int_t)(now + 600));
+                  (json_int_t)now + 600);
     if (!h || !p || !(header = b64url_json(h)) || !(payload = b64url_json(p)))
         goto out;
     len = strlen(header) + strlen(payload) + 2;
@@ -232,8 +239,8 @@ out:
 }
 
 /* "AADSTS7000215" from Entra's error_description, else its error. */
-static void entra_error(const struct sr_http_response *r, char *code,
-                        size_t size)
+void sr_entra_error_code(const struct sr_http_response *r, char *code,
+                         size_t size)
 {
     json_t *root = r->body ? json_loads(r->body, 0, NULL) : NULL;
     const char *desc = NULL, *err = NULL, *p;
@@ -254,6 +261,41 @@ static void entra_error(const struct sr_http_response *r, char *code,
     json_decref(root);
 }
 
+sr_rc sr_entra_reply_read(const char *body, char **token, double *expires_in)
+{
+    json_t *root = body ? json_loads(body, 0, NULL) : NULL, *exp;
+    const char *access;
+    double secs = 0;
+    sr_rc rc = SR_ERR_REMOTE;
+
+    *token = NULL;
+    *expires_in = 0;
+    access = root ? json_string_value(json_object_get(root, "access_token"))
+                  : NULL;
+    exp = root ? json_object_get(root, "expires_in") : NULL;
+    if (json_is_integer(exp))
+        secs = (double)json_integer_value(exp);
+    else if (json_is_string(exp))
+        secs = strtod(json_string_value(exp), NULL);
+    /* "nan" or "inf" from strtod is no lifetime: the token would be
+     * cached forever, or never. */
+    if (!access || !(secs > 0) || !isfinite(secs))
+        goto out;
+    rc = SR_ERR_NOMEM;
+    if (!(*token = strdup(access)))
+        goto out;
+    *expires_in = secs;
+    rc = SR_OK;
+out:
+    if (root) {
+        /* The token lives in the JSON tree's strings: cleanse them. */
+        if (access)
+            OPENSSL_cleanse((char *)access, strlen(access));
+        json_decref(root);
+    }
+    return rc;
+}
+
 sr_rc sr_entra_token(sr_store *st, const sr_keyvault_client *c,
                      const char *authority, const char *tenant,
                      const char *resource, double deadline, int refresh,
@@ -265,8 +307,6 @@ sr_rc sr_entra_token(sr_store *st, const sr_keyvault_client *c,
     char *key = NULL, *url = NULL, *body = NULL, *enc_secret = NULL,
          *enc_res = NULL, *assertion = NULL;
     sr_secret *secret = NULL;
-    json_t *root = NULL, *exp;
-    const char *access;
     double expires_in = 0;
     size_t len;
     char code[64];
@@ -310,6 +350,11 @@ sr_rc sr_entra_token(sr_store *st, const sr_keyvault_client *c,
         req.what = "the instance metadata service";
         req.allow_http = 1;
     } else {
+        /* Checked when the client is added; a damaged row is refused. */
+        if (!c->client_id) {
+            rc = sr_err(st, SR_ERR_USAGE, "%s: give the client id", c->name);
+            goto out;
+        }
         snprintf(url, len, "%s/%s/oauth2/v2.0/token", authority, tenant);
         headers[0] = "Content-Type: application/x-www-form-urlencoded";
         req.what = "Entra ID";
@@ -317,7 +362,6 @@ sr_rc sr_entra_token(sr_store *st, const sr_keyvault_client *c,
             if ((rc = sr_ref_open_secret(st, c->credential_ref, &secret)) !=
                 SR_OK)
                 goto out;
-            rc = SR_ERR_NOMEM;
             if (!(enc_secret = sr_url_encode(secret->data, secret->len)))
                 goto nomem;
         } else if ((rc = client_assertion(st, c, url, &assertion)) != SR_OK) {
@@ -341,7 +385,7 @@ sr_rc sr_entra_token(sr_store *st, const sr_keyvault_client *c,
     if ((rc = sr_http_send(&req, deadline, &r, &st->err)) != SR_OK)
         goto out;
     if (r.status != 200) {
-        entra_error(&r, code, sizeof(code));
+        sr_entra_error_code(&r, code, sizeof(code));
         rc = sr_err(st, SR_ERR_REMOTE,
                     "%s refused the %s: %s (HTTP %ld)", req.what,
                     managed ? "managed identity"
@@ -350,34 +394,19 @@ sr_rc sr_entra_token(sr_store *st, const sr_keyvault_client *c,
                     code, r.status);
         goto out;
     }
-    root = json_loads(r.body, 0, NULL);
-    access = root ? json_string_value(json_object_get(root, "access_token"))
-                  : NULL;
-    exp = root ? json_object_get(root, "expires_in") : NULL;
-    if (json_is_integer(exp))
-        expires_in = (double)json_integer_value(exp);
-    else if (json_is_string(exp))
-        expires_in = strtod(json_string_value(exp), NULL);
-    if (!access || expires_in <= 0) {
+    if ((rc = sr_entra_reply_read(r.body, token, &expires_in)) != SR_OK) {
+        if (rc == SR_ERR_NOMEM)
+            goto nomem;
         rc = sr_err(st, SR_ERR_REMOTE,
                     "%s answered without a token", req.what);
         goto out;
     }
-    if (!(*token = strdup(access)))
-        goto nomem;
-    cache_put(key, access, sr_http_now() + expires_in);
+    cache_put(key, *token, sr_http_now() + expires_in);
     rc = SR_OK;
     goto out;
 nomem:
     rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
 out:
-    if (root) {
-        /* The token lives in the JSON tree's strings: cleanse them. */
-        access = json_string_value(json_object_get(root, "access_token"));
-        if (access)
-            OPENSSL_cleanse((char *)access, strlen(access));
-        json_decref(root);
-    }
     sr_http_response_clear(&r);
     if (body)
         OPENSSL_clear_free(body, strlen(body));

@@ -15,7 +15,7 @@
 #include <openssl/x509.h>
 #include <string.h>
 
-#define INPUT_MAX (1024 * 1024)
+#define INPUT_MAX ((size_t)1024 * 1024)
 #define OPENSSH_BEGIN "-----BEGIN OPENSSH PRIVATE KEY-----"
 
 #define MSG_NOT_KEY "not a private key file (PEM, DER, PKCS#12 or OpenSSH)"
@@ -23,6 +23,9 @@
 #define MSG_NEED_PW                                                         \
     "the key file is encrypted: give its password with --password-file"
 #define MSG_WRONG_PW "wrong password for the key file"
+/* The PKCS#12 MAC's iteration count comes from the file: far above any
+ * exporter's (2048 to 600000), and a bound on what one file can cost. */
+#define PKCS12_MAC_ITER_MAX 10000000L
 
 static const unsigned char *find(const unsigned char *hay, size_t len,
                                  const char *needle)
@@ -292,6 +295,8 @@ static sr_rc read_pkcs12(PKCS12 *p12, const sr_secret *pw, EVP_PKEY **pkey,
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
     STACK_OF(X509) *ca = NULL;
+    const ASN1_INTEGER *iter = NULL;
+    long iterations;
     int have_pw = pw && pw->len, i;
     sr_rc rc = SR_ERR_PASSWORD;
 
@@ -307,6 +312,14 @@ static sr_rc read_pkcs12(PKCS12 *p12, const sr_secret *pw, EVP_PKEY **pkey,
     /* The MAC tells a wrong password apart from a damaged file. Without a
      * password, try none and the empty one, as `-passout pass:` makes. */
     if (PKCS12_mac_present(p12)) {
+        PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+        iterations = iter ? ASN1_INTEGER_get(iter) : 1;
+        if (iterations < 1 || iterations > PKCS12_MAC_ITER_MAX) {
+            rc = sr_error_set(e, SR_ERR_FORMAT, "the PKCS#12 file asks for "
+                              "%ld MAC iterations (at most %ld): refused",
+                              iterations, PKCS12_MAC_ITER_MAX);
+            goto out;
+        }
         if (have_pw && !PKCS12_verify_mac(p12, pass, (int)pw->len)) {
             sr_error_set(e, rc, MSG_WRONG_PW);
             goto out;

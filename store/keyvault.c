@@ -200,7 +200,7 @@ static char *vault_resource(const char *vault_url)
 }
 
 /* Are two resource URLs the same, but for case and a trailing slash? */
-static int same_resource(const char *a, const char *b)
+int sr_same_resource(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
 
@@ -212,7 +212,7 @@ static int same_resource(const char *a, const char *b)
 }
 
 /* The value of key="..." in a WWW-Authenticate challenge. */
-static char *challenge_param(const char *header, const char *key)
+char *sr_challenge_param(const char *header, const char *key)
 {
     const char *p = header, *end;
     size_t klen = strlen(key);
@@ -231,8 +231,8 @@ static char *challenge_param(const char *header, const char *key)
 }
 
 /* Azure's error code: innererror.code, else error.code, else HTTP. */
-static void vault_error(const struct sr_http_response *r, char *code,
-                        size_t size)
+void sr_keyvault_error_code(const struct sr_http_response *r, char *code,
+                            size_t size)
 {
     json_t *root = r->body ? json_loads(r->body, 0, NULL) : NULL;
     json_t *err = root ? json_object_get(root, "error") : NULL;
@@ -260,10 +260,21 @@ static double deadline_from_env(void)
     return sr_http_now() + (secs > 0 && secs < 3600 ? secs : DEFAULT_DEADLINE);
 }
 
+/* "YYYY-MM-DD HH:MM UTC" of t; seconds since 1970 when gmtime cannot
+ * say (Key Vault's nbf and exp can be any integer). */
+static void utc_text(time_t t, char *buf, size_t size)
+{
+    struct tm tm;
+
+    if (!gmtime_r(&t, &tm) ||
+        strftime(buf, size, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+        snprintf(buf, size, "%lld", (long long)t);
+}
+
 /* Parses a secret bundle: value, version, attributes. */
-static sr_rc bundle_read(sr_store *st, const char *where,
-                         struct sr_http_response *r, sr_secret **value,
-                         struct sr_vault_meta *meta)
+sr_rc sr_keyvault_bundle_read(sr_store *st, const char *where,
+                              const struct sr_http_response *r,
+                              sr_secret **value, struct sr_vault_meta *meta)
 {
     json_t *root = json_loads(r->body, 0, NULL), *attrs, *v;
     const char *text, *id, *slash;
@@ -271,7 +282,7 @@ static sr_rc bundle_read(sr_store *st, const char *where,
     sr_rc rc = SR_ERR_REMOTE;
 
     memset(meta, 0, sizeof(*meta));
-    if (!root || !(text = json_string_value(json_object_get(root, "value")))) {
+    if (!root || !json_is_string(json_object_get(root, "value"))) {
         sr_err(st, rc, "%s: Key Vault answered without a value", where);
         goto out;
     }
@@ -292,16 +303,14 @@ static sr_rc bundle_read(sr_store *st, const char *where,
     }
     if (meta->nbf && meta->nbf > now) {
         char when[32];
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC",
-                 gmtime(&meta->nbf));
+        utc_text(meta->nbf, when, sizeof(when));
         rc = sr_err(st, SR_ERR_EXPIRED, "%s: the secret is not valid "
                     "before %s (Key Vault nbf)", where, when);
         goto out;
     }
     if (meta->exp && meta->exp <= now) {
         char when[32];
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC",
-                 gmtime(&meta->exp));
+        utc_text(meta->exp, when, sizeof(when));
         rc = sr_err(st, SR_ERR_EXPIRED, "%s: the secret expired on %s (Key "
                     "Vault exp)", where, when);
         goto out;
@@ -350,7 +359,6 @@ sr_rc sr_keyvault_fetch(sr_store *st, const struct sr_ref_row *ref,
     if ((rc = sr_keyvault_get(st, in->vault_client, &c)) != SR_OK)
         return sr_err(st, rc, "%s: %s", in->name, st->err.msg);
     managed = strcmp(c.credential, "managed-identity") == 0;
-    rc = SR_ERR_NOMEM;
     if (!(resource = vault_resource(c.vault_url)) ||
         !(enc_name = sr_url_encode((const unsigned char *)in->vault_secret,
                                    strlen(in->vault_secret))) ||
@@ -385,15 +393,16 @@ sr_rc sr_keyvault_fetch(sr_store *st, const struct sr_ref_row *ref,
         if ((rc = sr_http_send(&req, deadline, &r, &st->err)) != SR_OK)
             goto remote;
         if (r.status != 401 || !r.www_authenticate ||
-            !(claimed = challenge_param(r.www_authenticate, "resource")) ||
-            !(uri = challenge_param(r.www_authenticate, "authorization"))) {
+            !(claimed = sr_challenge_param(r.www_authenticate, "resource")) ||
+            !(uri = sr_challenge_param(r.www_authenticate,
+                                       "authorization"))) {
             rc = sr_err(st, SR_ERR_REMOTE,
                         "%s: the vault sent no challenge to discover the "
                         "tenant from (HTTP %ld): give --tenant",
                         where, r.status);
             goto out;
         }
-        if (!same_resource(claimed, resource)) {
+        if (!sr_same_resource(claimed, resource)) {
             rc = sr_err(st, SR_ERR_REMOTE,
                         "%s: the vault's challenge names resource %.100s, "
                         "not this vault's domain: no token sent",
@@ -435,12 +444,12 @@ sr_rc sr_keyvault_fetch(sr_store *st, const struct sr_ref_row *ref,
         break;
     }
     if (r.status != 200) {
-        vault_error(&r, code, sizeof(code));
+        sr_keyvault_error_code(&r, code, sizeof(code));
         rc = sr_err(st, SR_ERR_REMOTE, "%s: %s (HTTP %ld)", where, code,
                     r.status);
         goto out;
     }
-    rc = bundle_read(st, where, &r, value, meta);
+    rc = sr_keyvault_bundle_read(st, where, &r, value, meta);
     goto out;
 remote:
     sr_err(st, rc, "%s: %s", where, st->err.msg);

@@ -26,4 +26,26 @@ sr_rc sr_entra_token(sr_store *st, const sr_keyvault_client *c,
                      char **token);
 char *sr_url_encode(const unsigned char *s, size_t len);
 
+/* The parsers of what Key Vault and Entra ID answer (exposed for the fuzz
+ * targets in tests/fuzz/). */
+struct sr_http_response;
+/* A secret bundle: *value (sr_secret_free) and meta; SR_ERR_REMOTE or
+ * SR_ERR_EXPIRED with a message on st, naming where. */
+sr_rc sr_keyvault_bundle_read(sr_store *st, const char *where,
+                              const struct sr_http_response *r,
+                              sr_secret **value, struct sr_vault_meta *meta);
+/* Key Vault's error code of a failed answer, in code. */
+void sr_keyvault_error_code(const struct sr_http_response *r, char *code,
+                            size_t size);
+/* The value of key="..." in a WWW-Authenticate challenge, or NULL; free(). */
+char *sr_challenge_param(const char *header, const char *key);
+/* Are two resource URLs the same, but for case and a trailing slash? */
+int sr_same_resource(const char *a, const char *b);
+/* A token reply of Entra ID or the instance metadata service: *token
+ * (OPENSSL_clear_free) and its lifetime; SR_ERR_REMOTE without a token. */
+sr_rc sr_entra_reply_read(const char *body, char **token, double *expires_in);
+/* Entra's error code ("AADSTS7000215", else "error") of a failed answer. */
+void sr_entra_error_code(const struct sr_http_response *r, char *code,
+                         size_t size);
+
 #endif
