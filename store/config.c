@@ -73,28 +73,31 @@ static sr_rc config_file_read(const char *path, char *values[C_COUNT],
             break;
         }
     }
-    fclose(f);
+    (void)fclose(f);
     return rc;
 }
 
-/* $VAR/suffix, or $HOME/home_suffix/suffix when VAR is unset. */
-static char *xdg_path(const char *var, const char *home_suffix,
-                      const char *suffix)
+/* $VAR/suffix, or $HOME/home_suffix/suffix when VAR is unset, into *path
+ * (NULL when neither is set). Returns SR_OK or SR_ERR_NOMEM. */
+static sr_rc xdg_path(const char *var, const char *home_suffix,
+                      const char *suffix, char **path)
 {
     const char *base = getenv(var), *home = getenv("HOME");
-    char *path = NULL;
     size_t len;
 
+    *path = NULL;
     if (base && *base) {
         len = strlen(base) + strlen(suffix) + 2;
-        if ((path = malloc(len)))
-            snprintf(path, len, "%s/%s", base, suffix);
+        if (!(*path = malloc(len)))
+            return SR_ERR_NOMEM;
+        snprintf(*path, len, "%s/%s", base, suffix);
     } else if (home && *home) {
         len = strlen(home) + strlen(home_suffix) + strlen(suffix) + 3;
-        if ((path = malloc(len)))
-            snprintf(path, len, "%s/%s/%s", home, home_suffix, suffix);
+        if (!(*path = malloc(len)))
+            return SR_ERR_NOMEM;
+        snprintf(*path, len, "%s/%s/%s", home, home_suffix, suffix);
     }
-    return path;
+    return SR_OK;
 }
 
 sr_rc sr_config_resolve(const sr_config *cfg, sr_resolved_config *resolved,
@@ -126,24 +129,30 @@ sr_rc sr_config_resolve(const sr_config *cfg, sr_resolved_config *resolved,
         if (!values[i])
             goto out;
     }
-    if ((user_config = xdg_path("XDG_CONFIG_HOME", ".config",
-                                "secretref/config")) &&
-        (rc = config_file_read(user_config, values, err, errlen)) != SR_OK)
+    /* Out of memory is not "no config file": that could pick another
+     * store. */
+    if ((rc = xdg_path("XDG_CONFIG_HOME", ".config", "secretref/config",
+                       &user_config)) != SR_OK ||
+        (user_config &&
+         (rc = config_file_read(user_config, values, err, errlen)) != SR_OK))
         goto out;
     if ((rc = config_file_read("/etc/secretref/config", values, err,
                                errlen)) != SR_OK)
         goto out;
-    rc = SR_ERR_NOMEM;
     if (!values[C_STORE] &&
-        !(values[C_STORE] = xdg_path("XDG_DATA_HOME", ".local/share",
-                                     "secretref/store.db"))) {
+        ((rc = xdg_path("XDG_DATA_HOME", ".local/share", "secretref/store.db",
+                        &values[C_STORE])) != SR_OK))
+        goto out;
+    if (!values[C_STORE]) {
         snprintf(err, errlen, "no store path: set HOME or SECRETREF_STORE");
         rc = SR_ERR_USAGE;
         goto out;
     }
     if (!values[C_KEY_FILE] &&
-        !(values[C_KEY_FILE] = xdg_path("XDG_CONFIG_HOME", ".config",
-                                        "secretref/master.key"))) {
+        ((rc = xdg_path("XDG_CONFIG_HOME", ".config", "secretref/master.key",
+                        &values[C_KEY_FILE])) != SR_OK))
+        goto out;
+    if (!values[C_KEY_FILE]) {
         snprintf(err, errlen,
                  "no key file path: set HOME or SECRETREF_KEY_FILE");
         rc = SR_ERR_USAGE;

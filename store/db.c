@@ -31,6 +31,83 @@ static int existing_version(sqlite3 *db)
     return version;
 }
 
+/* Why SQLite failed, for the end of a message; "" when its words say
+ * it all. A full disk or a read-only mount can also surface as an I/O
+ * error (the -shm file), so errno decides then. */
+static const char *fail_hint(sqlite3 *db)
+{
+    switch (sqlite3_errcode(db) & 0xff) {
+    case SQLITE_FULL:
+        return " (the disk is full; nothing was changed)";
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return " (the store is damaged: restore it from a backup)";
+    case SQLITE_READONLY:
+        return " (the store is read-only)";
+    case SQLITE_BUSY:
+        return " (another process holds the store)";
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+        if (sqlite3_system_errno(db) == ENOSPC)
+            return " (the disk is full; nothing was changed)";
+        if (sqlite3_system_errno(db) == EROFS)
+            return " (the store is read-only)";
+        return "";
+    default:
+        return "";
+    }
+}
+
+/* Does PATH-wal or PATH-shm exist? */
+static int log_files_exist(const char *path)
+{
+    char name[4096];
+    struct stat sb;
+
+    snprintf(name, sizeof(name), "%s-wal", path);
+    if (lstat(name, &sb) == 0)
+        return 1;
+    snprintf(name, sizeof(name), "%s-shm", path);
+    return lstat(name, &sb) == 0;
+}
+
+/* Opens PATH read-only and immutable (no locks, no -shm), through a URI
+ * with the path percent-encoded. */
+static int open_immutable(const char *path, sqlite3 **db)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    static const char suffix[] = "?immutable=1";
+    size_t len = strlen(path), i, n = 0;
+    char *uri = malloc(5 + 3 * len + sizeof(suffix));
+    int rc;
+
+    *db = NULL;
+    if (!uri)
+        return SQLITE_NOMEM;
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): ended below */
+    memcpy(uri, "file:", 5);
+    n = 5;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)path[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || strchr("/-._~", c)) {
+            uri[n++] = (char)c;
+        } else {
+            uri[n++] = '%';
+            uri[n++] = digits[c >> 4];
+            uri[n++] = digits[c & 15];
+        }
+    }
+    memcpy(uri + n, suffix, sizeof(suffix));
+    rc = sqlite3_open_v2(uri, db,
+                         SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+                             SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW |
+                             SQLITE_OPEN_EXRESCODE,
+                         NULL);
+    free(uri);
+    return rc;
+}
+
 sr_rc sr_db_open(const char *path, int create, sqlite3 **out,
                  struct sr_error *e)
 {
@@ -62,6 +139,19 @@ sr_rc sr_db_open(const char *path, int create, sqlite3 **out,
                      db ? sqlite3_errmsg(db) : "out of memory");
         goto out;
     }
+    /* A store this process cannot write (a read-only mount, or its
+     * modes) can still be read: SQLite reads a WAL store only with its
+     * -shm file, which a read-only folder cannot get, so a store with no
+     * log files is read as immutable. Writes then fail as read-only. */
+    if (!create && sqlite3_db_readonly(db, "main") == 1 &&
+        !log_files_exist(path)) {
+        sqlite3_close_v2(db);
+        if (open_immutable(path, &db) != SQLITE_OK) {
+            sr_error_set(e, rc, "%s: %s", path,
+                         db ? sqlite3_errmsg(db) : "out of memory");
+            goto out;
+        }
+    }
     sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(db, 1);
     /* Only init makes a store: an existing file without our schema is
@@ -82,11 +172,8 @@ sr_rc sr_db_open(const char *path, int create, sqlite3 **out,
                      "PRAGMA foreign_keys = ON;"
                      "PRAGMA trusted_schema = OFF;",
                      NULL, NULL, NULL) != SQLITE_OK) {
-        int code = sqlite3_errcode(db);
         sr_error_set(e, rc, "%s: %s%s", path, sqlite3_errmsg(db),
-                     code == SQLITE_NOTADB || code == SQLITE_CORRUPT
-                         ? " (the store is damaged: restore it from a backup)"
-                         : "");
+                     fail_hint(db));
         goto out;
     }
     rc = sr_schema_migrate(db, e);
@@ -103,34 +190,27 @@ out:
 
 sr_rc sr_db_fail(sr_store *st, const char *what)
 {
-    int code = sqlite3_errcode(st->db) & 0xff;
-    const char *hint = "";
-
-    switch (code) {
-    case SQLITE_FULL:
-        hint = " (the disk is full; nothing was changed)";
-        break;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        hint = " (the store is damaged: restore it from a backup)";
-        break;
-    case SQLITE_READONLY:
-        hint = " (the store is read-only)";
-        break;
-    case SQLITE_BUSY:
-        hint = " (another process holds the store)";
-        break;
-    default:
-        break;
-    }
     return sr_err(st, SR_ERR_DB, "store %s: %s: %s%s", st->path, what,
-                  sqlite3_errmsg(st->db), hint);
+                  sqlite3_errmsg(st->db), fail_hint(st->db));
+}
+
+/* SQLite rolls a transaction back by itself after some errors (out of
+ * memory, a full disk); a write after that would commit on its own, half
+ * an operation. While we hold a transaction only our COMMIT, made with
+ * in_transaction back at 0, may commit: any other is turned into a
+ * rollback (SQLITE_CONSTRAINT_COMMITHOOK). */
+static int commit_guard(void *arg)
+{
+    const sr_store *st = arg;
+
+    return st->in_transaction > 0;
 }
 
 sr_rc sr_db_begin(sr_store *st)
 {
     if (st->in_transaction++)
         return SR_OK;
+    sqlite3_commit_hook(st->db, commit_guard, st);
     if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
         SQLITE_OK) {
         st->in_transaction = 0;
@@ -175,6 +255,11 @@ sr_rc sr_db_checkpoint(sr_store *st)
     if (rc != SQLITE_OK)
         return sr_db_fail(st, "checkpointing the log");
     return SR_OK;
+}
+
+int sr_db_readonly(sr_store *st)
+{
+    return sqlite3_db_readonly(st->db, "main") == 1;
 }
 
 static char *column_strdup(sqlite3_stmt *stmt, int col)

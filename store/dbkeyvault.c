@@ -21,7 +21,7 @@ static char *text_dup(sqlite3_stmt *stmt, int col)
  * "client-certificate:rs256". */
 static int client_read(sqlite3_stmt *stmt, sr_keyvault_client *c)
 {
-    char *kind, *colon;
+    char *kind, *colon = NULL;
 
     memset(c, 0, sizeof(*c));
     c->name = text_dup(stmt, 0);
@@ -38,7 +38,15 @@ static int client_read(sqlite3_stmt *stmt, sr_keyvault_client *c)
         c->assertion = strdup(colon + 1);
     }
     c->credential = kind;
-    return c->name && c->vault_url && c->credential && c->created;
+    /* A NULL copy of a value that is there is out of memory. */
+    return c->name && c->vault_url && c->credential && c->created &&
+           (c->tenant || sqlite3_column_type(stmt, 2) == SQLITE_NULL) &&
+           (c->client_id || sqlite3_column_type(stmt, 3) == SQLITE_NULL) &&
+           (c->credential_ref ||
+            sqlite3_column_type(stmt, 5) == SQLITE_NULL) &&
+           (c->authority || sqlite3_column_type(stmt, 6) == SQLITE_NULL) &&
+           (c->ca_file || sqlite3_column_type(stmt, 7) == SQLITE_NULL) &&
+           (c->assertion || !colon);
 }
 
 sr_rc sr_db_keyvault_insert(sr_store *st, const sr_keyvault_client *c)

@@ -23,6 +23,13 @@ static char *dup_text(sqlite3_stmt *stmt, int col)
     return text ? strdup((const char *)text) : NULL;
 }
 
+/* A text column that is NULL in the row, or was copied: a NULL copy of
+ * a value is out of memory, not an absent field. */
+static int copied(sqlite3_stmt *stmt, int col, const char *copy)
+{
+    return copy || sqlite3_column_type(stmt, col) == SQLITE_NULL;
+}
+
 static int dup_blob(sqlite3_stmt *stmt, int col, unsigned char **out,
                     size_t *len)
 {
@@ -93,7 +100,11 @@ static sr_rc row_read(sr_store *st, sqlite3_stmt *stmt, struct sr_ref_row *row)
     in->cert_chain_pem = dup_text(stmt, 15);
     if (!dup_blob(stmt, 14, &in->public_key_der, &in->public_key_len) ||
         !in->uuid || !in->name || !in->description || !in->expires ||
-        !in->created || !in->updated) {
+        !in->created || !in->updated || !copied(stmt, 4, in->environment) ||
+        !copied(stmt, 11, in->vault_client) ||
+        !copied(stmt, 12, in->vault_secret) ||
+        !copied(stmt, 13, in->vault_version) ||
+        !copied(stmt, 15, in->cert_chain_pem)) {
         sr_ref_row_clear(row);
         return sr_err(st, SR_ERR_NOMEM, "out of memory");
     }
@@ -281,15 +292,16 @@ sr_rc sr_db_ref_users(sr_store *st, const char *name, char **users)
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
         const char *user = (const char *)sqlite3_column_text(stmt, 0);
-        len = strlen(user);
-        if (!(grown = realloc(list, used + len + 3))) {
+        /* NULL only when SQLite ran out of memory making the text. */
+        if (!user || !(grown = realloc(list, used + strlen(user) + 3))) {
             rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
             goto out;
         }
+        len = strlen(user);
         list = grown;
         if (used) {
-            memcpy(list + used, ", ", 2);
-            used += 2;
+            list[used++] = ',';
+            list[used++] = ' ';
         }
         memcpy(list + used, user, len + 1);
         used += len;
@@ -361,7 +373,11 @@ sr_rc sr_db_version_get(sr_store *st, int64_t ref_id, int version,
     v->note = dup_text(stmt, 9);
     if (!dup_blob(stmt, 1, &v->sealed, &v->sealed_len) ||
         !dup_blob(stmt, 5, &v->public_key, &v->public_key_len) ||
-        !v->created || !v->created_by || !v->note)
+        !v->created || !v->created_by || !v->note ||
+        !copied(stmt, 2, v->vault_client) ||
+        !copied(stmt, 3, v->vault_secret) ||
+        !copied(stmt, 4, v->vault_version) ||
+        !copied(stmt, 6, v->cert_chain_pem))
         rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
 out:
     sqlite3_finalize(stmt);
@@ -679,7 +695,9 @@ sr_rc sr_db_audit_list(sr_store *st, const char *name, sr_audit_entry **out,
         a->version = sqlite3_column_int(stmt, 6);
         a->action = dup_text(stmt, 7);
         a->detail = dup_text(stmt, 8);
-        if (!a->time || !a->user || !a->program || !a->action || !a->detail) {
+        if (!a->time || !a->user || !a->program || !a->action ||
+            !a->detail || !copied(stmt, 4, a->reference) ||
+            !copied(stmt, 5, a->environment)) {
             rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
             goto out;
         }

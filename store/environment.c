@@ -34,24 +34,28 @@ sr_rc sr_env_add(sr_store *st, const char *name)
     return env_change_commit(st, rc, name, "add-environment");
 }
 
-/* The id of the store's default active type (the parameter environment),
- * 0 when there is none. */
-static int64_t default_env_id(sr_store *st)
+/* The id of the store's default active type (the parameter environment)
+ * into *id, 0 when there is none. A failure to read it is an error, not
+ * "none": the caller would go on with SQLite's transaction rolled back. */
+static sr_rc default_env_id(sr_store *st, int64_t *id)
 {
     char *value = NULL;
-    int64_t id = 0;
+    sr_rc rc;
 
-    if (sr_db_param_get(st, "environment", &value) == SR_OK && *value &&
-        sr_db_env_find(st, value, &id, NULL) != SR_OK)
-        id = 0;
+    *id = 0;
+    rc = sr_db_param_get(st, "environment", &value);
+    if (rc == SR_OK && *value &&
+        (rc = sr_db_env_find(st, value, id, NULL)) != SR_OK)
+        *id = 0;
     free(value);
-    sr_err_clear(st);
-    return id;
+    if (rc == SR_ERR_NOTFOUND)
+        rc = sr_err_clear(st);
+    return rc;
 }
 
 sr_rc sr_env_remove(sr_store *st, const char *name)
 {
-    int64_t id = 0;
+    int64_t id = 0, default_id = 0;
     int in_use = 0;
     sr_rc rc;
 
@@ -62,7 +66,8 @@ sr_rc sr_env_remove(sr_store *st, const char *name)
         rc = sr_err(st, SR_ERR_IN_USE,
                     "%s: %d reference%s use%s this environment type", name,
                     in_use, in_use == 1 ? "" : "s", in_use == 1 ? "s" : "");
-    if (rc == SR_OK && (id == st->env_id || id == default_env_id(st)))
+    if (rc == SR_OK && (rc = default_env_id(st, &default_id)) == SR_OK &&
+        (id == st->env_id || id == default_id))
         rc = sr_err(st, SR_ERR_IN_USE,
                     "%s: it is the active environment type", name);
     if (rc == SR_OK)
@@ -72,20 +77,18 @@ sr_rc sr_env_remove(sr_store *st, const char *name)
 
 sr_rc sr_env_rename(sr_store *st, const char *name, const char *new_name)
 {
-    int64_t id = 0;
-    int is_default = 0;
+    int64_t id = 0, default_id = 0;
     sr_rc rc;
 
     if ((rc = sr_name_check("environment type", new_name, &st->err)) !=
             SR_OK ||
         (rc = sr_db_begin(st)) != SR_OK)
         return rc;
-    if ((rc = sr_db_env_find(st, name, &id, NULL)) == SR_OK) {
-        is_default = id == default_env_id(st);
+    if ((rc = sr_db_env_find(st, name, &id, NULL)) == SR_OK &&
+        (rc = default_env_id(st, &default_id)) == SR_OK)
         rc = sr_db_env_rename(st, id, new_name);
-    }
     /* The store's default active type follows the rename. */
-    if (rc == SR_OK && is_default)
+    if (rc == SR_OK && id == default_id)
         rc = sr_db_param_set(st, "environment", new_name);
     if (rc == SR_ERR_EXISTS)
         sr_err(st, rc, "%s: the environment type already exists", new_name);

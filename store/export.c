@@ -32,47 +32,63 @@ static char *public_pem(const sr_ref_info *info)
     return out;
 }
 
-static json_t *ref_json(const sr_ref_info *info)
+/* json_object_set_new and json_array_append_new fail when out of memory
+ * (or given a NULL value from a failed json_string): a field silently
+ * missing from an export would be lost by the import, so every one is
+ * checked. Both take the value's reference, also on failure. */
+static int set(json_t *obj, const char *key, json_t *value)
 {
-    json_t *ref = json_object(), *part;
-    char *pem;
+    return json_object_set_new(obj, key, value) == 0;
+}
 
-    if (!ref)
-        return NULL;
-    json_object_set_new(ref, "name", json_string(info->name));
-    json_object_set_new(ref, "description", json_string(info->description));
-    json_object_set_new(ref, "environment_type",
-                        info->environment ? json_string(info->environment)
-                                          : json_null());
-    json_object_set_new(ref, "expires",
-                        *info->expires ? json_string(info->expires)
-                                       : json_null());
-    json_object_set_new(ref, "kind", json_string(sr_kind_name(info->kind)));
-    if (info->kind == SR_KIND_KEY_VAULT && info->vault_secret) {
-        part = json_object();
-        json_object_set_new(part, "client", json_string(info->vault_client));
-        json_object_set_new(part, "secret", json_string(info->vault_secret));
-        json_object_set_new(part, "version",
-                            info->vault_version
-                                ? json_string(info->vault_version)
-                                : json_null());
-        json_object_set_new(ref, "key_vault", part);
-    }
-    if (info->kind == SR_KIND_CERTIFICATE && info->public_key_der) {
-        if (!(pem = public_pem(info))) {
-            json_decref(ref);
-            return NULL;
+static int append(json_t *array, json_t *value)
+{
+    return json_array_append_new(array, value) == 0;
+}
+
+/* json_dumps as a callback that remembers a failure: jansson 2.14 ignores
+ * a failed write of an object's key and goes on, so json_dumps can return
+ * a document with a key missing when memory runs out. */
+struct dump_buf {
+    char *data;
+    size_t len, size;
+    int failed;
+};
+
+static int dump_add(const char *text, size_t len, void *arg)
+{
+    struct dump_buf *b = arg;
+    size_t size;
+    char *grown;
+
+    if (b->failed)
+        return -1;
+    if (b->len + len + 1 > b->size) {
+        size = (b->len + len + 1) * 2;
+        if (!(grown = realloc(b->data, size))) {
+            b->failed = 1;
+            return -1;
         }
-        part = json_object();
-        json_object_set_new(part, "public_key", json_string(pem));
-        json_object_set_new(part, "chain",
-                            info->cert_chain_pem
-                                ? json_string(info->cert_chain_pem)
-                                : json_null());
-        json_object_set_new(ref, "certificate", part);
-        free(pem);
+        b->data = grown;
+        b->size = size;
     }
-    return ref;
+    memcpy(b->data + b->len, text, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static char *dump(const json_t *root)
+{
+    struct dump_buf b = {NULL, 0, 0, 0};
+
+    if (json_dump_callback(root, dump_add, &b,
+                           JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+        b.failed || !b.data) {
+        free(b.data);
+        return NULL;
+    }
+    return b.data;
 }
 
 static json_t *text_or_null(const char *text)
@@ -80,28 +96,62 @@ static json_t *text_or_null(const char *text)
     return text ? json_string(text) : json_null();
 }
 
+static json_t *ref_json(const sr_ref_info *info)
+{
+    json_t *ref = json_object(), *part;
+    char *pem;
+    int ok;
+
+    if (!ref)
+        return NULL;
+    ok = set(ref, "name", json_string(info->name)) &&
+         set(ref, "description", json_string(info->description)) &&
+         set(ref, "environment_type", text_or_null(info->environment)) &&
+         set(ref, "expires",
+             *info->expires ? json_string(info->expires) : json_null()) &&
+         set(ref, "kind", json_string(sr_kind_name(info->kind)));
+    if (ok && info->kind == SR_KIND_KEY_VAULT && info->vault_secret) {
+        ok = set(ref, "key_vault", part = json_object()) &&
+             set(part, "client", json_string(info->vault_client)) &&
+             set(part, "secret", json_string(info->vault_secret)) &&
+             set(part, "version", text_or_null(info->vault_version));
+    }
+    if (ok && info->kind == SR_KIND_CERTIFICATE && info->public_key_der) {
+        ok = (pem = public_pem(info)) &&
+             set(ref, "certificate", part = json_object()) &&
+             set(part, "public_key", json_string(pem)) &&
+             set(part, "chain", text_or_null(info->cert_chain_pem));
+        free(pem);
+    }
+    if (!ok) {
+        json_decref(ref);
+        return NULL;
+    }
+    return ref;
+}
+
 /* Every field but the creation time, which belongs to the store. */
 static json_t *connector_json(const sr_connector *c)
 {
     json_t *obj = json_object();
 
-    if (!obj)
-        return NULL;
-    json_object_set_new(obj, "name", json_string(c->name));
-    json_object_set_new(obj, "kind", json_string(c->kind));
-    json_object_set_new(obj, "host", json_string(c->host));
-    json_object_set_new(obj, "port", json_integer(c->port));
-    json_object_set_new(obj, "user", json_string(c->user));
-    json_object_set_new(obj, "key_uri", text_or_null(c->key_uri));
-    json_object_set_new(obj, "password_ref", text_or_null(c->password_ref));
-    json_object_set_new(obj, "host_key", text_or_null(c->host_key));
-    json_object_set_new(obj, "folder", text_or_null(c->folder));
-    return obj;
+    if (obj && set(obj, "name", json_string(c->name)) &&
+        set(obj, "kind", json_string(c->kind)) &&
+        set(obj, "host", json_string(c->host)) &&
+        set(obj, "port", json_integer(c->port)) &&
+        set(obj, "user", json_string(c->user)) &&
+        set(obj, "key_uri", text_or_null(c->key_uri)) &&
+        set(obj, "password_ref", text_or_null(c->password_ref)) &&
+        set(obj, "host_key", text_or_null(c->host_key)) &&
+        set(obj, "folder", text_or_null(c->folder)))
+        return obj;
+    json_decref(obj);
+    return NULL;
 }
 
 sr_rc sr_export(sr_store *st, char **json)
 {
-    json_t *root = NULL, *envs, *refs, *ref, *conns;
+    json_t *root = NULL, *envs, *refs, *conns;
     sr_ref_info *infos = NULL;
     sr_connector *connectors = NULL;
     char **names = NULL;
@@ -116,30 +166,31 @@ sr_rc sr_export(sr_store *st, char **json)
         goto out;
     rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
     sr_now_iso(now);
-    if (!(root = json_object()) || !(envs = json_array()) ||
-        !(refs = json_array()) || !(conns = json_array()))
+    /* Each array belongs to root as soon as it is made. */
+    if (!(root = json_object()) ||
+        !set(root, "format", json_string("secretref-export")) ||
+        !set(root, "version", json_integer(1)) ||
+        !set(root, "exported", json_string(now)) ||
+        !set(root, "environment_types", envs = json_array()) ||
+        !set(root, "references", refs = json_array()) ||
+        !set(root, "connectors", conns = json_array()))
         goto out;
-    json_object_set_new(root, "format", json_string("secretref-export"));
-    json_object_set_new(root, "version", json_integer(1));
-    json_object_set_new(root, "exported", json_string(now));
-    json_object_set_new(root, "environment_types", envs);
-    json_object_set_new(root, "references", refs);
-    json_object_set_new(root, "connectors", conns);
     for (i = 0; i < n_envs; i++)
-        json_array_append_new(envs, json_string(names[i]));
-    for (i = 0; i < n_refs; i++) {
-        if (!(ref = ref_json(&infos[i])))
+        if (!append(envs, json_string(names[i])))
             goto out;
-        json_array_append_new(refs, ref);
-    }
-    for (i = 0; i < n_conns; i++) {
-        if (!(ref = connector_json(&connectors[i])))
+    for (i = 0; i < n_refs; i++)
+        if (!append(refs, ref_json(&infos[i])))
             goto out;
-        json_array_append_new(conns, ref);
-    }
-    if (!(*json = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
+    for (i = 0; i < n_conns; i++)
+        if (!append(conns, connector_json(&connectors[i])))
+            goto out;
+    if (!(*json = dump(root)))
         goto out;
     rc = sr_audit(st, NULL, 0, "export", "");
+    /* Read-only media keep no record and need none: an export holds only
+     * what any reader of the file sees (docs/store.md). */
+    if (rc != SR_OK && sr_db_readonly(st))
+        rc = sr_err_clear(st);
     if (rc != SR_OK) {
         free(*json);
         *json = NULL;

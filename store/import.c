@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define IMPORT_MAX (64 * 1024 * 1024)
+#define IMPORT_MAX ((size_t)64 * 1024 * 1024)
 
 /* One reference of the file, validated. */
 struct import_ref {
@@ -207,7 +207,7 @@ static sr_rc read_reference(sr_store *st, const struct import_plan *plan,
             SR_OK ||
         (rc = get_string(st, obj, "kind", 1, where, &kind)) != SR_OK)
         return rc;
-    if ((rc = sr_name_check("reference", r->name, &st->err)) != SR_OK)
+    if (sr_name_check("reference", r->name, &st->err) != SR_OK)
         return sr_err(st, SR_ERR_FORMAT, "%s: %s", where, st->err.msg);
     if (sr_kind_parse(kind, &r->kind) != SR_OK)
         return sr_err(st, SR_ERR_FORMAT, "%s: unknown kind \"%.32s\"", where,
@@ -359,7 +359,7 @@ static sr_rc plan_read(sr_store *st, json_t *root, struct import_plan *plan)
                                           "connectors", NULL};
     json_t *envs, *refs, *conns, *v;
     const char *format = NULL;
-    size_t i, j;
+    size_t i, j, n_conns;
     sr_rc rc;
 
     if (!json_is_object(root))
@@ -422,10 +422,10 @@ static sr_rc plan_read(sr_store *st, json_t *root, struct import_plan *plan)
                               i, b->name);
         }
     }
-    if (conns && json_array_size(conns) &&
-        !(plan->conns = calloc(json_array_size(conns), sizeof(*plan->conns))))
+    n_conns = conns ? json_array_size(conns) : 0;
+    if (n_conns && !(plan->conns = calloc(n_conns, sizeof(*plan->conns))))
         return sr_err(st, SR_ERR_NOMEM, "out of memory");
-    for (i = 0; conns && i < json_array_size(conns); i++) {
+    for (i = 0; i < n_conns; i++) {
         plan->n_conns = i + 1;
         if ((rc = read_connector(st, plan, json_array_get(conns, i), i,
                                  &plan->conns[i])) != SR_OK)
@@ -555,7 +555,10 @@ sr_rc sr_import(sr_store *st, const char *json, size_t len, char **summary)
     if ((rc = sr_db_begin(st)) != SR_OK)
         goto out;
     for (i = 0; i < plan.n_envs && rc == SR_OK; i++) {
-        if (sr_db_env_find(st, plan.envs[i], &id, NULL) == SR_OK)
+        /* Only "not found" means add it: another failure (out of memory)
+         * may have rolled the transaction back. */
+        if ((rc = sr_db_env_find(st, plan.envs[i], &id, NULL)) !=
+            SR_ERR_NOTFOUND)
             continue;
         if ((rc = sr_db_env_add(st, plan.envs[i])) == SR_OK)
             envs_added++;
@@ -582,14 +585,19 @@ sr_rc sr_import(sr_store *st, const char *json, size_t len, char **summary)
              created, updated, envs_added, conns_created, conns_updated);
     if (rc == SR_OK)
         rc = sr_audit(st, NULL, 0, "import", buf);
+    /* The summary before the commit: after it, a failure would report an
+     * import that happened as one that did not. */
+    if (rc == SR_OK && summary && !(*summary = strdup(buf)))
+        rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
     if (rc == SR_OK)
         rc = sr_db_commit(st);
     if (rc != SR_OK) {
         sr_db_rollback(st);
-        goto out;
+        if (summary) {
+            free(*summary);
+            *summary = NULL;
+        }
     }
-    if (summary && !(*summary = strdup(buf)))
-        rc = sr_err(st, SR_ERR_NOMEM, "out of memory");
 out:
     plan_clear(&plan);
     json_decref(root);

@@ -94,7 +94,11 @@ static sr_rc key_describe(sr_key *k)
     } else {
         return SR_ERR_UNSUPPORTED;
     }
+    /* OpenSSL 3.0 caches these when the key loads and keeps 0 when that
+     * ran out of memory: such a key cannot be used. */
     k->bits = EVP_PKEY_get_bits(k->pkey);
+    if (k->bits <= 0 || EVP_PKEY_get_size(k->pkey) <= 0)
+        return SR_ERR_NOMEM;
     return SR_OK;
 }
 
@@ -132,7 +136,10 @@ sr_rc sr_key_open(sr_store *st, const char *name, sr_key **out)
         sr_error_add_openssl(&st->err);
         goto out;
     }
-    if (key_describe(k) != SR_OK) {
+    if ((rc = key_describe(k)) == SR_ERR_NOMEM) {
+        rc = sr_err(st, rc, "%s: out of memory loading the key", name);
+        goto out;
+    } else if (rc != SR_OK) {
         rc = sr_err(st, SR_ERR_UNSUPPORTED, "%s: unsupported key type", name);
         goto out;
     }
@@ -397,12 +404,14 @@ sr_rc sr_key_sign(sr_key *key, const sr_sign_params *params,
                   size_t *siglen)
 {
     struct sign_slot *slot;
+    size_t room;
     sr_rc rc;
 
     if (!sig) {
         *siglen = (size_t)EVP_PKEY_get_size(key->pkey);
         return SR_OK;
     }
+    room = *siglen;
     if (key->type == SR_KEY_ED25519)
         return sign_ed25519(key, tbs, tbslen, sig, siglen);
     if (key->type == SR_KEY_EC && params->padding != SR_PAD_NONE)
@@ -417,6 +426,10 @@ sr_rc sr_key_sign(sr_key *key, const sr_sign_params *params,
     if ((rc = slot_setup(key, slot, params)) == SR_OK &&
         EVP_PKEY_sign(slot->ctx, sig, siglen, tbs, tbslen) != 1)
         rc = key_fail_openssl(SR_ERR_CRYPTO, "signing");
+    /* OpenSSL 3.0's ECDSA reports success with the length of a failed DER
+     * encoding (-1) when that runs out of memory. */
+    if (rc == SR_OK && (*siglen == 0 || *siglen > room))
+        rc = key_fail(SR_ERR_NOMEM, "signing: out of memory");
     /* A context that failed is not used again. */
     if (rc == SR_OK)
         slot_give(key, slot);

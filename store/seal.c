@@ -95,7 +95,13 @@ void sr_binding_public(struct sr_seal_binding *b,
     int i;
 
     b->has_public = 0;
-    if (!public_key || !public_len || !(md = EVP_MD_CTX_new()))
+    if (!public_key || !public_len)
+        return;
+    /* A digest that cannot be made marks the binding unusable: sealing
+     * without it would make a key that never opens, and opening without
+     * it would report tampering. */
+    b->has_public = -1;
+    if (!(md = EVP_MD_CTX_new()))
         return;
     /* Length-prefixed, so no key and chain pair reads as another. */
     for (i = 0; i < 8; i++)
@@ -154,6 +160,8 @@ sr_rc sr_seal(const unsigned char kek[SR_KEK_LEN], int key_id,
     size_t aadlen;
 
     *sealed = NULL;
+    if (b->has_public < 0)
+        return sr_error_set(e, SR_ERR_NOMEM, "out of memory");
     if (len > (size_t)INT32_MAX - OVERHEAD)
         return sr_error_set(e, SR_ERR_USAGE, "secret too large");
     if (!(buf = malloc(OVERHEAD + len)))
@@ -232,6 +240,8 @@ sr_rc sr_unseal(const unsigned char kek[SR_KEK_LEN],
     size_t aadlen, len;
 
     *out = NULL;
+    if (b->has_public < 0)
+        return sr_error_set(e, SR_ERR_NOMEM, "out of memory");
     if ((rc = unwrap(kek, b, sealed, sealed_len, dk, e)) != SR_OK)
         return rc;
     len = sealed_len - OVERHEAD;
@@ -269,6 +279,8 @@ sr_rc sr_reseal_wrap(const unsigned char old_kek[SR_KEK_LEN],
     size_t aadlen;
 
     *out = NULL;
+    if (b->has_public < 0)
+        return sr_error_set(e, SR_ERR_NOMEM, "out of memory");
     if ((rc = unwrap(old_kek, b, sealed, sealed_len, dk, e)) != SR_OK)
         return rc;
     rc = SR_ERR_NOMEM;

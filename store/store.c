@@ -18,8 +18,6 @@
 #define SALT_LEN 16
 #define PASSPHRASE_MAX 1024
 
-extern char *program_invocation_short_name;
-
 static void copy_error(char *err, size_t errlen, const struct sr_error *e)
 {
     if (err && errlen)
@@ -61,8 +59,12 @@ static sr_rc fill_identity(sr_store *st, const sr_config *cfg)
 {
     struct passwd pw, *found = NULL;
     char buf[1024], uid[32];
+    int err = getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &found);
 
-    if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &found) == 0 && found)
+    /* The audit log would name "uid N" instead of the user. */
+    if (err == ENOMEM)
+        return sr_err(st, SR_ERR_NOMEM, "out of memory");
+    if (err == 0 && found)
         st->user = strdup(found->pw_name);
     else {
         snprintf(uid, sizeof(uid), "uid %u", (unsigned)geteuid());
@@ -128,24 +130,24 @@ static sr_rc store_new(const sr_config *cfg, sr_resolved_config *rcfg,
     *out = NULL;
     if ((rc = sr_config_resolve(cfg, rcfg, err, errlen)) != SR_OK)
         return rc;
+    rc = SR_ERR_NOMEM;
     if (!(st = calloc(1, sizeof(*st))) ||
-        !(st->path = strdup(rcfg->store_path))) {
-        free(st);
+        !(st->path = strdup(rcfg->store_path)) ||
+        sr_secret_new(SR_KEK_LEN, &st->kek) != SR_OK) {
         snprintf(err, errlen, "out of memory");
-        return SR_ERR_NOMEM;
+        goto out;
     }
-    if ((rc = sr_secret_new(SR_KEK_LEN, &st->kek)) != SR_OK) {
-        sr_store_free(st);
-        snprintf(err, errlen, "out of memory");
-        return rc;
-    }
-    if ((rc = fill_identity(st, cfg)) != SR_OK) {
+    if ((rc = fill_identity(st, cfg)) != SR_OK)
         copy_error(err, errlen, &st->err);
+out:
+    if (rc != SR_OK) {
         sr_store_free(st);
-        return rc;
+        /* The callers clear rcfg only after a success. */
+        sr_config_clear(rcfg);
+    } else {
+        *out = st;
     }
-    *out = st;
-    return SR_OK;
+    return rc;
 }
 
 sr_rc sr_store_init(const sr_config *cfg, sr_key_source source,
@@ -270,7 +272,8 @@ static sr_rc unlock(sr_store *st, const sr_config *cfg,
         return rc;
     if (strcmp(ring.source, "file") == 0) {
         rc = sr_kek_read_file(rcfg->key_file, st->kek->data, &st->err);
-    } else if ((rc = passphrase_get(cfg, rcfg, &pass, &st->err)) == SR_OK) {
+    } else if ((rc = passphrase_get(cfg, rcfg, &pass, &st->err)) == SR_OK &&
+               pass) {
         rc = sr_kek_from_passphrase((const char *)pass->data, pass->len,
                                     ring.salt, ring.salt_len, ring.n, ring.r,
                                     ring.p, st->kek->data, &st->err);
@@ -298,7 +301,7 @@ static sr_rc store_open(const sr_config *cfg, int with_key, sr_store **out,
         return rc;
     if ((rc = sr_db_open(st->path, 0, &st->db, &st->err)) != SR_OK)
         goto out;
-    if ((rc = sr_db_param_get(st, "store-id", &value)) != SR_OK ||
+    if (sr_db_param_get(st, "store-id", &value) != SR_OK ||
         strlen(value) != sizeof(st->store_id) - 1) {
         rc = sr_err(st, SR_ERR_DB,
                     "store %s: has no store id: not a secretref store, or "
