@@ -17,7 +17,6 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNK_MAX (256 * 1024)
+#define CHUNK_MAX ((size_t)256 * 1024)
 #define QUEUE_MAX ((size_t)64 * 1024 * 1024)
 
 struct chunk {
@@ -177,7 +176,8 @@ static int connect_target(void)
         close(fd);
         return -1;
     }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* Best effort: without it the delay only grows by Nagle's. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return fd;
 }
 
@@ -206,11 +206,12 @@ static void pipe_clear(struct pipe *p)
 /* One client connection: two pipes, four threads, then close both ends. */
 static void *connection_run(void *arg)
 {
-    int client = (int)(intptr_t)arg, server = connect_target(), i;
+    int client = *(int *)arg, server = connect_target(), i;
     struct pipe up, down;
     pthread_t threads[4];
     int started = 0;
 
+    free(arg);
     if (server < 0) {
         close(client);
         return NULL;
@@ -255,7 +256,7 @@ int main(int argc, char **argv)
 {
     struct sockaddr_in addr = {.sin_family = AF_INET};
     long listen_port, port, ms;
-    int fd, client, one = 1;
+    int fd, client, one = 1, *arg;
     pthread_t thread;
     pthread_attr_t detached;
 
@@ -267,17 +268,18 @@ int main(int argc, char **argv)
     }
     target_port = (int)port;
     delay_ns = ms * 1000000L;
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN);
     if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0) {
         perror("delay_proxy: socket");
         return 1;
     }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     addr.sin_port = htons((unsigned short)listen_port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
         listen(fd, 64) != 0) {
         perror("delay_proxy: bind");
+        close(fd);
         return 1;
     }
     pthread_attr_init(&detached);
@@ -289,9 +291,15 @@ int main(int argc, char **argv)
             perror("delay_proxy: accept");
             return 1;
         }
-        setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (pthread_create(&thread, &detached, connection_run,
-                           (void *)(intptr_t)client) != 0)
+        (void)setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (!(arg = malloc(sizeof(*arg)))) {
             close(client);
+            continue;
+        }
+        *arg = client;
+        if (pthread_create(&thread, &detached, connection_run, arg) != 0) {
+            free(arg);
+            close(client);
+        }
     }
 }

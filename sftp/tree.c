@@ -94,8 +94,17 @@ static sftpc_rc walk_local(struct sftpc_conn *c, const char *local,
         return rc;
     if (!(dir = opendir(local)))
         return sftpc_fail(SFTPC_ERR_LOCAL, "%s: %s", local, strerror(errno));
-    while (rc == SFTPC_OK && (d = readdir(dir))) {
+    while (rc == SFTPC_OK) {
         char *from, *to;
+        errno = 0;
+        if (!(d = readdir(dir))) {
+            /* A listing that failed part way is an error, not a shorter
+             * tree. */
+            if (errno != 0)
+                rc = sftpc_fail(SFTPC_ERR_LOCAL, "%s: %s", local,
+                                strerror(errno));
+            break;
+        }
         if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
             continue;
         from = join(local, d->d_name);
