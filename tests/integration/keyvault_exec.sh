@@ -59,7 +59,7 @@ rm -f "$O/go" "$O/ready"
   i=0; while [ ! -f "$0/go" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done' "$O" \
   >"$T/watched.out" 2>"$T/watched.err" &
 pid=$!
-for i in $(seq 200); do [ -f "$O/ready" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+for i in $(seq "$(scaled 200)"); do [ -f "$O/ready" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 if [ -f "$O/ready" ]; then
   pass
   child=$(ps -o pid= --ppid "$pid" | tr -d ' ' | head -1)
@@ -83,7 +83,7 @@ else
   fail "the child never started: $(cat "$T/watched.err")"
 fi
 : >"$O/go"
-for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+for i in $(seq "$(scaled 100)"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && { kill -9 "$pid"; fail "exec still running"; }
 set +e; wait "$pid"; status=$?; set -e
 equal "$status" 0 "exec while watched"

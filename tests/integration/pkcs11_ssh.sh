@@ -88,7 +88,7 @@ fi
 ssh_login() {
   local name=$1 algs=$2 want=${3:-0}
   shift 2; [ $# -gt 0 ] && shift
-  expect "$want" "$name" foreign env -u SSH_AUTH_SOCK timeout 60 ssh -F /dev/null \
+  expect "$want" "$name" foreign env -u SSH_AUTH_SOCK timeout "$(scaled 60)" ssh -F /dev/null \
     -I "$M" -o IdentityFile=none -o IdentityAgent=none "$@" \
     -o PubkeyAcceptedAlgorithms="$algs" -o StrictHostKeyChecking=no \
     -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=20 \

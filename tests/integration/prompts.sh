@@ -31,7 +31,7 @@ session_start() {
 # Secrets are typed a moment after their prompt, once echo is off.
 answer() {
   local prompt=$1 text=$2 _
-  for _ in $(seq 1 400); do
+  for _ in $(seq 1 "$(scaled 400)"); do
     grep -qaF -- "$prompt" "$T/$session.tty" && break
     sleep 0.05
   done
@@ -40,7 +40,7 @@ answer() {
     return
   fi
   pass
-  case $prompt in *secret*|*confirm*|*passphrase*) sleep 0.3 ;; esac
+  case $prompt in *secret*|*confirm*|*passphrase*) sleep "$(scaled 0.3)" ;; esac
   printf '%s\n' "$text" >&3
 }
 # session_end: closes the terminal's input and waits; sets $status.

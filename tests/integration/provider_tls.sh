@@ -64,7 +64,7 @@ handshake() {
       </dev/null >"$T/$id-server.out" 2>"$T/$id-server.err" &
     pid=$!
     server_pid=$pid
-    for i in $(seq 200); do
+    for i in $(seq "$(scaled 200)"); do
       if [ -n "$(ss -Htln "sport = :$port")" ] || ! kill -0 "$pid" 2>/dev/null; then break; fi
       sleep 0.02
     done
@@ -79,7 +79,7 @@ handshake() {
   done
   if [ "$started" = 0 ]; then fail "$id: no port to listen on"; return 0; fi
   printf 'GET / HTTP/1.0\r\n\r\n' >"$T/$id.request"
-  run "$id" timeout 20 openssl s_client -connect "127.0.0.1:$port" -CAfile "$T/ca.crt" \
+  run "$id" timeout "$(scaled 20)" openssl s_client -connect "127.0.0.1:$port" -CAfile "$T/ca.crt" \
     -verify_return_error -ign_eof "$@" <"$T/$id.request"
   client_status=$status
   # The server ends after one connection (or its timeout).

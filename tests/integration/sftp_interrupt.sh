@@ -40,7 +40,7 @@ interrupted() {
   local name=$1 glob=$2 killer=$3 pid i size=0; shift 3
   "$@" >"$T/$name.out" 2>"$T/$name.err" &
   pid=$!
-  for i in $(seq 6000); do
+  for i in $(seq "$(scaled 6000)"); do
     size=$(size_of "$glob")
     [ "$size" -ge $((8 << 20)) ] && break
     kill -0 "$pid" 2>/dev/null || break
@@ -50,7 +50,7 @@ interrupted() {
     fail "$name: the transfer ended before the kill (at $size bytes): $(cat "$T/$name.err")"
   fi
   "$killer"
-  for i in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for i in $(seq "$(scaled 600)"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then
     fail "$name: secretref-sftp still running 60 s after the server died"
     kill -9 "$pid" 2>/dev/null || true

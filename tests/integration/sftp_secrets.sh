@@ -53,7 +53,7 @@ watched() {
   local name=$1 pid i kids seen=0; shift
   "$@" >"$T/$name.out" 2>"$T/$name.err" &
   pid=$!
-  for i in $(seq 1000); do
+  for i in $(seq "$(scaled 1000)"); do
     # Logged in: sshd titles the session "sshd: USER@notty".
     kids=$(sshd_descendants "$SSHD_PID" | paste -sd, -)
     if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$S")" ] &&
@@ -74,7 +74,7 @@ watched() {
     sleep 0.01
   done
   [ "$seen" = 1 ] && pass || fail "$name: the transfer was not seen running"
-  for i in $(seq 1200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for i in $(seq "$(scaled 1200)"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$pid" 2>/dev/null && { kill -9 "$pid"; fail "$name: still running after 120 s"; }
   set +e; wait "$pid"; status=$?; set -e
   last=$name

@@ -98,7 +98,7 @@ azure_start() {
   : >"$AZURE_LOG"
   rm -f "$AZURE_DIR/port" "$AZURE_DIR/plain-port"
   /usr/bin/python3 "$AZURE_PY" serve --cert "$AZURE_DIR/server.pem" \
-    --key "$AZURE_DIR/server.key" --dir "$AZURE_DIR" --lifetime 900 \
+    --key "$AZURE_DIR/server.key" --dir "$AZURE_DIR" --lifetime "$(scaled 900)" \
     >"$AZURE_DIR/double.out" 2>&1 &
   AZURE_PID=$!
   cleanup_hooks+=("azure_stop")
@@ -225,7 +225,7 @@ azure_requests() { azure_since "${1:-true}" | wc -l; }
 
 azure_wait_for() {
   local i
-  for i in $(seq $((${2:-10} * 20))); do
+  for i in $(seq $(($(scaled "${2:-10}") * 20))); do
     [ "$(azure_requests "$1")" -gt 0 ] && return 0
     sleep 0.05
   done

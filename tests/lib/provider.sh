@@ -37,11 +37,11 @@ EOF
 ossl() {
   local mode=$1 sub=$2 cnf; shift 2
   case $mode in
-    sd) foreign timeout 60 openssl "$sub" "${ORDER_SD[@]}" "$@" ;;
-    ds) foreign timeout 60 openssl "$sub" "${ORDER_DS[@]}" "$@" ;;
+    sd) foreign timeout "$(scaled 60)" openssl "$sub" "${ORDER_SD[@]}" "$@" ;;
+    ds) foreign timeout "$(scaled 60)" openssl "$sub" "${ORDER_DS[@]}" "$@" ;;
     cnf|cnf:*)
       cnf=${mode#cnf}; cnf=${cnf#:}
-      foreign timeout 60 env -u SECRETREF_STORE -u SECRETREF_KEY_FILE \
+      foreign timeout "$(scaled 60)" env -u SECRETREF_STORE -u SECRETREF_KEY_FILE \
         -u SECRETREF_ENVIRONMENT OPENSSL_CONF="${cnf:-$T/openssl.cnf}" \
         openssl "$sub" "$@" ;;
   esac
