@@ -58,7 +58,10 @@ static inline const char *fuzz_tmpdir(void) {
         perror(fuzz_dir);
         abort();
     }
-    atexit(fuzz_dir_remove);
+    if (atexit(fuzz_dir_remove) != 0) {
+        fuzz_dir_remove(); /* nothing would at exit */
+        abort();
+    }
     return fuzz_dir;
 }
 

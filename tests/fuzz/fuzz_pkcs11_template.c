@@ -177,7 +177,6 @@ static void template_read(struct input *in, struct template *t, int output) {
             a->type = b;
         }
         mode = byte(in);
-        n = 0;
         switch (mode % 7) {
         case 0: /* NULL with a length: a size query, or a bad template */
             a->ulValueLen =
@@ -262,7 +261,7 @@ static void copy_file(const char *from, const char *to) {
             abort();
     if (ferror(in) || fclose(out) != 0)
         abort();
-    fclose(in);
+    (void)fclose(in); /* read only: nothing to lose */
 }
 
 /* Back to the store as setup left it: the module closes it first. */

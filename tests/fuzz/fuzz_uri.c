@@ -36,8 +36,9 @@ static void vault_round_trip(const char *client, const char *secret,
         abort();
     snprintf(uri, len, "vault://%s/%s%s%s", client, secret, version ? "/" : "",
              version ? version : "");
-    if (sr_vault_uri_split(uri, &c, &s, &v) != SR_OK || strcmp(c, client) ||
-        strcmp(s, secret) || (!v != !version) || (v && strcmp(v, version))) {
+    if (sr_vault_uri_split(uri, &c, &s, &v) != SR_OK ||
+        strcmp(c, client) != 0 || strcmp(s, secret) != 0 ||
+        (!v != !version) || (v && strcmp(v, version) != 0)) {
         fprintf(stderr, "vault round trip: \"%s\"\n", uri);
         abort();
     }

@@ -14,7 +14,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define INPUT_MAX (16 * 1024 * 1024)
+#define INPUT_MAX ((size_t)16 * 1024 * 1024)
 
 /* Reads path whole and runs the target on it: 0, or -1 when unreadable. */
 static int replay_file(const char *path) {
@@ -59,7 +59,7 @@ static int replay_file(const char *path) {
     rc = 0;
 out:
     free(data);
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     return rc;
 }
 
@@ -101,7 +101,8 @@ static long replay_dir(const char *dir) {
         }
         names[count++] = path;
     }
-    qsort(names, count, sizeof(*names), by_name);
+    if (count > 0) /* names is NULL when the folder had no file */
+        qsort(names, count, sizeof(*names), by_name);
     for (i = 0; i < count; i++)
         if (replay_file(names[i]) != 0)
             goto out;

@@ -17,11 +17,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* NOLINTBEGIN(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc exports its allocator under these names; no header declares them */
 extern void *__libc_malloc(size_t size);
 extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *p, size_t size);
 extern void __libc_free(void *p);
 extern void *__libc_memalign(size_t align, size_t size);
+/* NOLINTEND(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 
 #define MAGIC_LIVE 0x5354524c49564531ULL /* "STRLIVE1" */
 #define MAGIC_FREE 0x5354524652454531ULL
@@ -144,25 +146,26 @@ void *malloc(size_t size) {
   return link_block(base, HDR, size, seq, 0);
 }
 
-void *calloc(size_t n, size_t size) {
+void *calloc(size_t nmemb, size_t size) {
   uint64_t seq;
   void *base;
 
-  if (size && n > (SIZE_MAX - HDR) / size) {
+  if (size && nmemb > (SIZE_MAX - HDR) / size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (!count_allocation(&seq) || !(base = __libc_calloc(1, n * size + HDR)))
+  if (!count_allocation(&seq) ||
+      !(base = __libc_calloc(1, nmemb * size + HDR)))
     return NULL;
-  return link_block(base, HDR, n * size, seq, 0);
+  return link_block(base, HDR, nmemb * size, seq, 0);
 }
 
-void free(void *p) {
+void free(void *ptr) {
   struct hdr *h;
 
-  if (!p)
+  if (!ptr)
     return;
-  h = hdr_of(p);
+  h = hdr_of(ptr);
   unlink_block(h);
   __libc_free(h->base);
 }
@@ -190,23 +193,23 @@ static void *aligned_block(size_t align, size_t size) {
   return link_block(base, offset, size, seq, 1);
 }
 
-void *realloc(void *p, size_t size) {
+void *realloc(void *ptr, size_t size) {
   struct hdr *h, saved;
   uint64_t seq;
   void *base, *q;
 
-  if (!p)
+  if (!ptr)
     return malloc(size);
   if (!size) {
-    free(p);
+    free(ptr);
     return NULL;
   }
-  h = hdr_of(p);
+  h = hdr_of(ptr);
   if (h->aligned) {
     if (!(q = malloc(size)))
       return NULL;
-    memcpy(q, p, h->size < size ? h->size : size);
-    free(p);
+    memcpy(q, ptr, h->size < size ? h->size : size);
+    free(ptr);
     return q;
   }
   if (size > SIZE_MAX - HDR) {
@@ -225,30 +228,42 @@ void *realloc(void *p, size_t size) {
   return link_block(base, HDR, size, saved.seq, 0);
 }
 
-void *reallocarray(void *p, size_t n, size_t size) {
-  if (size && n > SIZE_MAX / size) {
+void *reallocarray(void *ptr, size_t nmemb, size_t size) {
+  if (size && nmemb > SIZE_MAX / size) {
     errno = ENOMEM;
     return NULL;
   }
-  return realloc(p, n * size);
+  /* A total of 0 is realloc(ptr, 0), as in glibc: frees ptr, or for NULL
+   * is malloc(0), which ours above defines: a new block of size 0. */
+  if (!nmemb || !size) {
+    if (ptr) {
+      free(ptr);
+      return NULL;
+    }
+    /* NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): our malloc */
+    return malloc(0);
+  }
+  return realloc(ptr, nmemb * size);
 }
 
-int posix_memalign(void **out, size_t align, size_t size) {
+int posix_memalign(void **memptr, size_t alignment, size_t size) {
   void *p;
 
-  if (align % sizeof(void *) || (align & (align - 1)))
+  if (alignment % sizeof(void *) || (alignment & (alignment - 1)))
     return EINVAL;
-  if (!(p = aligned_block(align, size)))
+  if (!(p = aligned_block(alignment, size)))
     return ENOMEM;
-  *out = p;
+  *memptr = p;
   return 0;
 }
 
-void *aligned_alloc(size_t align, size_t size) {
-  return aligned_block(align, size);
+void *aligned_alloc(size_t alignment, size_t size) {
+  return aligned_block(alignment, size);
 }
 
-void *memalign(size_t align, size_t size) { return aligned_block(align, size); }
+void *memalign(size_t alignment, size_t size) {
+  return aligned_block(alignment, size);
+}
 
 void *valloc(size_t size) {
   return aligned_block((size_t)sysconf(_SC_PAGESIZE), size);
@@ -260,7 +275,7 @@ void *pvalloc(size_t size) {
   return aligned_block(page, (size + page - 1) & ~(page - 1));
 }
 
-size_t malloc_usable_size(void *p) { return p ? hdr_of(p)->size : 0; }
+size_t malloc_usable_size(void *ptr) { return ptr ? hdr_of(ptr)->size : 0; }
 
 /* ---- the test's side --------------------------------------------------- */
 
