@@ -52,6 +52,10 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* put's buffer: twice what it reads at once, so that reading goes on
+ * while the requests already sent wait for their acknowledgements. */
+#define PUT_BUFFER (2 * SFTPC_WRITE_CHUNK)
+
 static void keepalive(struct sftpc_conn *c)
 {
     int next;
@@ -69,8 +73,8 @@ sftpc_rc sftpc_put(struct sftpc_conn *c, const char *local, const char *remote)
     struct stat sb;
     sftpc_rc rc = SFTPC_ERR_OTHER;
     ssize_t n, w;
-    size_t off;
-    int fd;
+    size_t start = 0, len = 0;
+    int fd, eof = 0;
 
     memset(&progress, 0, sizeof(progress));
     if ((fd = open(local, O_RDONLY | O_CLOEXEC)) < 0)
@@ -81,7 +85,7 @@ sftpc_rc sftpc_put(struct sftpc_conn *c, const char *local, const char *remote)
         goto out;
     }
     if (!(path = sftpc_remote_path(c, remote)) || !(temp = temp_name(path)) ||
-        !(buf = malloc(SFTPC_WRITE_CHUNK))) {
+        !(buf = malloc(PUT_BUFFER))) {
         rc = sftpc_fail(SFTPC_ERR_OTHER, "out of memory");
         goto out;
     }
@@ -95,30 +99,45 @@ sftpc_rc sftpc_put(struct sftpc_conn *c, const char *local, const char *remote)
     }
     sftpc_progress_start(&progress, base_name(local), (uint64_t)sb.st_size,
                          c->opts->progress);
-    for (;;) {
-        n = read(fd, buf, SFTPC_WRITE_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = sftpc_fail(SFTPC_ERR_LOCAL, "%s: %s", local,
-                            strerror(errno));
-            goto abandon;
-        }
-        if (n == 0)
-            break;
-        /* libssh2 sends it as pipelined 30,000-byte requests and may
-         * take less than all of it. */
-        for (off = 0; off < (size_t)n; off += (size_t)w) {
-            w = libssh2_sftp_write(h, buf + off, (size_t)n - off);
-            if (w < 0) {
-                rc = sftpc_fail_sftp(c, "put", path);
-                if (rc == SFTPC_ERR_REMOTE)
-                    goto abandon;
-                rc = SFTPC_ERR_INCOMPLETE;
-                goto out;
+    /* libssh2 sends what it is given as pipelined 30,000-byte requests
+     * and returns once the first are acknowledged; the rest must come
+     * back at the front of the next call. Reading more in behind them
+     * keeps requests in flight: handing over one buffer at a time would
+     * wait for every acknowledgement, a round trip per buffer. */
+    while (!eof || len > 0) {
+        if (!eof && start + len < PUT_BUFFER) {
+            n = read(fd, buf + start + len, PUT_BUFFER - start - len);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                rc = sftpc_fail(SFTPC_ERR_LOCAL, "%s: %s", local,
+                                strerror(errno));
+                goto abandon;
             }
+            if (n == 0)
+                eof = 1;
+            len += (size_t)n;
         }
-        sent += (uint64_t)n;
+        if (len == 0)
+            continue;
+        w = libssh2_sftp_write(h, buf + start, len);
+        if (w < 0) {
+            rc = sftpc_fail_sftp(c, "put", path);
+            if (rc == SFTPC_ERR_REMOTE)
+                goto abandon;
+            rc = SFTPC_ERR_INCOMPLETE;
+            goto out;
+        }
+        start += (size_t)w;
+        len -= (size_t)w;
+        sent += (uint64_t)w;
+        /* libssh2 copied what it sent: the unacknowledged rest may move. */
+        if (len == 0) {
+            start = 0;
+        } else if (start >= PUT_BUFFER / 2) {
+            memmove(buf, buf + start, len);
+            start = 0;
+        }
         sftpc_progress_update(&progress, sent);
         keepalive(c);
     }
