@@ -225,22 +225,31 @@ static double backoff(const struct sr_http_response *r, int attempt)
 sr_rc sr_http_send(const struct sr_http_request *req, double deadline,
                    struct sr_http_response *r, struct sr_error *e)
 {
+    struct sr_http_response answered; /* the last attempt that had one */
     struct timespec ts;
     double wait, left;
     int attempt = 0;
 
     pthread_once(&curl_once, curl_start);
     memset(r, 0, sizeof(*r));
+    memset(&answered, 0, sizeof(answered));
     for (;;) {
-        if (r->body)
-            OPENSSL_cleanse(r->body, r->cap);
-        r->len = 0;
-        free(r->retry_after);
-        r->retry_after = NULL;
+        if (r->status) {
+            /* Kept in case the deadline cuts the next attempt short. */
+            sr_http_response_clear(&answered);
+            answered = *r;
+            memset(r, 0, sizeof(*r));
+        } else {
+            if (r->body)
+                OPENSSL_cleanse(r->body, r->cap);
+            r->len = 0;
+            free(r->retry_after);
+            r->retry_after = NULL;
+        }
         request_once(req, deadline, r);
         r->attempts = ++attempt;
         if (!retryable(r->status))
-            return SR_OK;
+            break;
         if (r->permanent)
             break;
         wait = backoff(r, attempt);
@@ -256,6 +265,15 @@ sr_rc sr_http_send(const struct sr_http_request *req, double deadline,
         ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
         nanosleep(&ts, NULL);
     }
+    /* The deadline ended the last attempt before its answer: the answer
+     * before it (a 503, say) says more than "timed out". */
+    if (!r->status && answered.status && deadline - sr_http_now() < 0.05) {
+        sr_http_response_clear(r);
+        *r = answered;
+        memset(&answered, 0, sizeof(answered));
+        r->attempts = attempt;
+    }
+    sr_http_response_clear(&answered);
     if (r->status)
         return SR_OK; /* the last answer, for the caller to report */
     return sr_error_set(e, SR_ERR_REMOTE, "%s: %s (after %d attempts)",
