@@ -152,20 +152,11 @@ equal "$(store_digest)" "$before" "refused names and fields change nothing"
 
 # ---- a full disk ------------------------------------------------------------
 disk=$T/disk
-mkdir -p "$disk"
-if mount -t tmpfs -o size=600k,mode=0700 tmpfs "$disk"; then
-  pass
-  cleanup_hooks+=("umount '$disk'")
-else
-  fail "mounting a tmpfs needs root (CI runs as root)"
-  exit 1
-fi
+tmpfs_mount "$disk" 600k
 export SECRETREF_STORE=$disk/store/store.db SECRETREF_KEY_FILE=$T/keys/full.key
 expect 0 full-init sr init
 # 60 KiB secrets: random text, so SQLite cannot compress the pages away.
 head -c 46080 /dev/urandom | base64 -w0 | head -c 61440 >"$T/input/big"
-# The logical content (what every reader sees) and the bytes of the files.
-logical() { sqlite3 -readonly "$SECRETREF_STORE" .dump | sha256sum | cut -d' ' -f1; }
 created=()
 failed_at=
 for i in $(seq 1 30); do

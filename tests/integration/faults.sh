@@ -24,22 +24,14 @@ for i in $(seq 1 24); do
   head -c 6144 /dev/urandom | base64 -w0 >"$T/input/mid-$i"
 done
 
-# The logical content (what every reader sees) and SQLite's own check.
-logical() { sqlite3 -readonly "$SECRETREF_STORE" .dump | sha256sum | cut -d' ' -f1; }
+# SQLite's own check (logical, in common.sh, digests the content).
 integrity() { sqlite3 -readonly "$SECRETREF_STORE" 'PRAGMA integrity_check'; }
 # Every file of a folder with its digest: nothing created, nothing changed.
 folder_state() { (cd "$1" && find . -type f -exec sha256sum {} + | sort); }
 
 # ---- a full disk -------------------------------------------------------------
 disk=$T/disk
-mkdir -p "$disk"
-if mount -t tmpfs -o size=2m,mode=0700 tmpfs "$disk"; then
-  pass
-  cleanup_hooks+=("umount '$disk'")
-else
-  fail "mounting a tmpfs needs root (CI runs as root)"
-  exit 1
-fi
+tmpfs_mount "$disk" 2m
 export SECRETREF_STORE=$disk/store/store.db SECRETREF_KEY_FILE=$T/keys/full.key
 
 # fill_to KIB: a ballast file leaves KIB KiB free on the disk (tmpfs counts
@@ -237,9 +229,7 @@ grep -ralF -- "$ro_secret" "$RO" >/dev/null && fail "the secret is readable in $
 
 # (b) A read-only mount, as root.
 rodisk=$T/rodisk
-mkdir -p "$rodisk"
-mount -t tmpfs -o size=1m,mode=0700 tmpfs "$rodisk" && pass || fail "mounting $rodisk"
-cleanup_hooks+=("umount '$rodisk'")
+tmpfs_mount "$rodisk" 1m
 (
   export SECRETREF_STORE=$rodisk/store/store.db SECRETREF_KEY_FILE=$T/keys/rodisk.key
   sr init && printf '%s' "$ro_secret" | sr new m --manual &&

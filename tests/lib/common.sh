@@ -237,6 +237,24 @@ input() {
 
 # store_digest: a digest of the store file and its WAL, to show nothing
 # changed.
+# logical: a digest of the store's logical content (what every reader
+# sees), which a failed write must leave as it was even where SQLite has
+# already written WAL frames.
+logical() { sqlite3 -readonly "$SECRETREF_STORE" .dump | sha256sum | cut -d' ' -f1; }
+
+# tmpfs_mount DIR SIZE: mounts a tmpfs of SIZE (mount's size=) on DIR,
+# unmounted at exit. Needs root, as CI has: without it the test fails.
+tmpfs_mount() {
+  mkdir -p "$1"
+  if mount -t tmpfs -o "size=$2,mode=0700" tmpfs "$1"; then
+    pass
+    cleanup_hooks+=("umount '$1'")
+  else
+    fail "mounting a tmpfs on $1 needs root (CI runs as root)"
+    exit 1
+  fi
+}
+
 store_digest() {
   # No WAL is a state too: cat's failure must not end the test (pipefail).
   { cat "$SECRETREF_STORE" "$SECRETREF_STORE-wal" 2>/dev/null || true; } |
