@@ -7,6 +7,7 @@
 #include "secretref.h"
 
 #include <openssl/evp.h>
+#include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 #include <sqlite3.h>
 
@@ -68,6 +69,23 @@ sr_rc sr_keyfile_read(const unsigned char *data, size_t len,
                       const sr_secret *password, struct sr_keymaterial *out,
                       struct sr_error *e);
 void sr_keymaterial_clear(struct sr_keymaterial *km);
+
+/* The bound on the iterations a key file's PBKDF2, PBE or PKCS#12 MAC may
+ * ask for: far above any exporter's (2048 to 600000), and a few seconds. */
+#define SR_KDF_ITER_MAX 10000000L
+
+/* The work a password-based encryption asks for (pbecost.c), checked
+ * before any of it is done: SR_OK, or SR_ERR_FORMAT with a message when
+ * its iterations or scrypt's N*r*p are beyond the bound. Parameters that do
+ * not parse pass, for the decoder to report. sr_pkcs8_check_cost reads an
+ * EncryptedPrivateKeyInfo; sr_pkcs12_check_cost every shrouded key bag of
+ * a PKCS#12 file and every encrypted part, which it decrypts with pass
+ * (NULL or a C string, as PKCS12_parse takes it) to reach the bags inside. */
+sr_rc sr_pbe_check_cost(const X509_ALGOR *alg, struct sr_error *e);
+sr_rc sr_pkcs8_check_cost(const unsigned char *der, size_t len,
+                          struct sr_error *e);
+sr_rc sr_pkcs12_check_cost(const PKCS12 *p12, const char *pass,
+                           struct sr_error *e);
 
 /* The key types we hold: RSA (2048 bits and more), EC P-256/384/521,
  * Ed25519. Returns SR_OK or SR_ERR_UNSUPPORTED with a message. */

@@ -23,9 +23,6 @@
 #define MSG_NEED_PW                                                         \
     "the key file is encrypted: give its password with --password-file"
 #define MSG_WRONG_PW "wrong password for the key file"
-/* The PKCS#12 MAC's iteration count comes from the file: far above any
- * exporter's (2048 to 600000), and a bound on what one file can cost. */
-#define PKCS12_MAC_ITER_MAX 10000000L
 
 static const unsigned char *find(const unsigned char *hay, size_t len,
                                  const char *needle)
@@ -166,6 +163,7 @@ static sr_rc pem_key(const char *name, char *header, unsigned char *der,
 {
     EVP_CIPHER_INFO cipher;
     int encrypted = strcmp(name, "ENCRYPTED PRIVATE KEY") == 0;
+    sr_rc rc;
 
     if (!PEM_get_EVP_CIPHER_INFO(header, &cipher))
         return sr_error_set(e, SR_ERR_UNSUPPORTED, "the key file's PEM "
@@ -175,6 +173,9 @@ static sr_rc pem_key(const char *name, char *header, unsigned char *der,
             return sr_error_set(e, SR_ERR_PASSWORD, MSG_NEED_PW);
         encrypted = 1;
     }
+    if (encrypted && !cipher.cipher &&
+        (rc = sr_pkcs8_check_cost(der, (size_t)len, e)) != SR_OK)
+        return rc;
     /* Decrypts in place; the caller cleanses the whole buffer. */
     ERR_clear_error();
     if (cipher.cipher &&
@@ -314,10 +315,10 @@ static sr_rc read_pkcs12(PKCS12 *p12, const sr_secret *pw, EVP_PKEY **pkey,
     if (PKCS12_mac_present(p12)) {
         PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
         iterations = iter ? ASN1_INTEGER_get(iter) : 1;
-        if (iterations < 1 || iterations > PKCS12_MAC_ITER_MAX) {
+        if (iterations < 1 || iterations > SR_KDF_ITER_MAX) {
             rc = sr_error_set(e, SR_ERR_FORMAT, "the PKCS#12 file asks for "
                               "%ld MAC iterations (at most %ld): refused",
-                              iterations, PKCS12_MAC_ITER_MAX);
+                              iterations, SR_KDF_ITER_MAX);
             goto out;
         }
         if (have_pw && !PKCS12_verify_mac(p12, pass, (int)pw->len)) {
@@ -343,6 +344,9 @@ static sr_rc read_pkcs12(PKCS12 *p12, const sr_secret *pw, EVP_PKEY **pkey,
                           "openssl pkcs12 -export -out NEW.pfx`)");
         goto out;
     }
+    if ((rc = sr_pkcs12_check_cost(p12, use, e)) != SR_OK)
+        goto out;
+    rc = SR_ERR_PASSWORD;
     ERR_clear_error();
     if (!PKCS12_parse(p12, use, &key, &cert, &ca)) {
         /* Old exports encrypt with RC2, which only the legacy provider
@@ -413,6 +417,8 @@ static sr_rc read_der(const unsigned char *data, size_t len,
 
     if (epki && !pw)
         return sr_error_set(e, SR_ERR_PASSWORD, MSG_NEED_PW);
+    if (epki && (rc = sr_pkcs8_check_cost(data, len, e)) != SR_OK)
+        return rc;
     if ((*pkey = decode_der(data, len, pw)))
         return SR_OK;
     if (epki)

@@ -854,6 +854,119 @@ static void test_garbage(void)
     openssh_damage("ssh_rsa", 11);
 }
 
+/* ---- what a password-based encryption may cost ------------------------ */
+
+/* An EncryptedPrivateKeyInfo as `openssl asn1parse -genconf` reads it: the
+ * algorithm is section [alg], which each file adds; the encrypted bytes
+ * are noise, since the count must be refused before any decryption. */
+#define EPKI_CONF                                                           \
+    "[epki]\nalg=SEQUENCE:alg\n"                                            \
+    "data=FORMAT:HEX,OCTETSTRING:8f2a61c4d0e39b7715a8c2e4f60d1b3a"          \
+    "8f2a61c4d0e39b7715a8c2e4f60d1b3a\n"
+/* PBES2 with AES-256-CBC; the key function is [kdf]. */
+#define PBES2_CONF                                                          \
+    "[alg]\noid=OID:PBES2\nparams=SEQUENCE:pbes2\n"                         \
+    "[pbes2]\nkdf=SEQUENCE:kdf\nenc=SEQUENCE:enc\n"                         \
+    "[enc]\noid=OID:AES-256-CBC\n"                                          \
+    "iv=FORMAT:HEX,OCTETSTRING:000102030405060708090a0b0c0d0e0f\n"
+#define PBKDF2_CONF(iter)                                                   \
+    "[kdf]\noid=OID:PBKDF2\nparams=SEQUENCE:pbkdf2\n"                       \
+    "[pbkdf2]\nsalt=FORMAT:HEX,OCTETSTRING:0102030405060708\n"              \
+    "iter=INTEGER:" iter "\nprf=SEQUENCE:prf\n"                             \
+    "[prf]\noid=OID:hmacWithSHA256\nnull=NULL\n"
+/* A PKCS#12 file without a MAC whose one part is [part]. */
+#define PFX_CONF                                                            \
+    "asn1=SEQUENCE:pfx\n[pfx]\nversion=INTEGER:3\nsafe=SEQUENCE:safe\n"     \
+    "[safe]\ntype=OID:pkcs7-data\n"                                         \
+    "content=EXPLICIT:0,OCTWRAP,SEQUENCE:parts\n"                           \
+    "[parts]\npart=SEQUENCE:part\n"
+
+static const struct {
+    const char *name, *conf, *must;
+} costly[] = {
+    {"pbkdf2-2e31", "asn1=SEQUENCE:epki\n" EPKI_CONF PBES2_CONF
+     PBKDF2_CONF("2147483647"), "PBKDF2 iterations"},
+    {"pbkdf2-10000001", "asn1=SEQUENCE:epki\n" EPKI_CONF PBES2_CONF
+     PBKDF2_CONF("10000001"), "PBKDF2 iterations"},
+    /* Beyond a long: ASN1_INTEGER_get fails on it. */
+    {"pbkdf2-2e72", "asn1=SEQUENCE:epki\n" EPKI_CONF PBES2_CONF
+     PBKDF2_CONF("0xffffffffffffffffff"), "PBKDF2 iterations"},
+    {"scrypt-2e29", "asn1=SEQUENCE:epki\n" EPKI_CONF PBES2_CONF
+     "[kdf]\noid=OID:id-scrypt\nparams=SEQUENCE:scrypt\n"
+     "[scrypt]\nsalt=FORMAT:HEX,OCTETSTRING:0102030405060708\n"
+     "n=INTEGER:16384\nr=INTEGER:8\np=INTEGER:4096\n", "scrypt"},
+    {"pbe-sha1-3des-2e31", "asn1=SEQUENCE:epki\n" EPKI_CONF
+     "[alg]\noid=OID:PBE-SHA1-3DES\nparams=SEQUENCE:pbe\n"
+     "[pbe]\nsalt=FORMAT:HEX,OCTETSTRING:0102030405060708\n"
+     "iter=INTEGER:2147483647\n", "PBE iterations"},
+    /* PKCS#12: a shrouded key bag in a plain part... */
+    {"p12-shrouded-2e31", PFX_CONF
+     "[part]\ntype=OID:pkcs7-data\n"
+     "content=EXPLICIT:0,OCTWRAP,SEQUENCE:bags\n"
+     "[bags]\nbag=SEQUENCE:bag\n"
+     "[bag]\nid=OID:pkcs8ShroudedKeyBag\nvalue=EXPLICIT:0,SEQUENCE:epki\n"
+     EPKI_CONF PBES2_CONF PBKDF2_CONF("2147483647"), "PBKDF2 iterations"},
+    /* ...in a bag of bags... */
+    {"p12-nested-2e31", PFX_CONF
+     "[part]\ntype=OID:pkcs7-data\n"
+     "content=EXPLICIT:0,OCTWRAP,SEQUENCE:outer\n"
+     "[outer]\nbag=SEQUENCE:nest\n"
+     "[nest]\nid=OID:safeContentsBag\nvalue=EXPLICIT:0,SEQUENCE:bags\n"
+     "[bags]\nbag=SEQUENCE:bag\n"
+     "[bag]\nid=OID:pkcs8ShroudedKeyBag\nvalue=EXPLICIT:0,SEQUENCE:epki\n"
+     EPKI_CONF PBES2_CONF PBKDF2_CONF("2147483647"), "PBKDF2 iterations"},
+    /* ...and an encrypted part. */
+    {"p12-encrypted-2e31", PFX_CONF
+     "[part]\ntype=OID:pkcs7-encryptedData\n"
+     "content=EXPLICIT:0,SEQUENCE:encrypted\n"
+     "[encrypted]\nversion=INTEGER:0\ninfo=SEQUENCE:info\n"
+     "[info]\ntype=OID:pkcs7-data\nalg=SEQUENCE:alg\n"
+     "data=IMPLICIT:0,FORMAT:HEX,OCTETSTRING:8f2a61c4d0e39b7715a8c2e4\n"
+     PBES2_CONF PBKDF2_CONF("2147483647"), "PBKDF2 iterations"},
+};
+
+static int write_text(const char *name, const char *text)
+{
+    FILE *f = fopen(name, "w");
+    int ok = f && fputs(text, f) >= 0;
+
+    if (f && fclose(f) != 0)
+        ok = 0;
+    return ok;
+}
+
+/* The iteration counts come from the file: beyond the bound, the reader
+ * refuses at once, before deriving a key (each of these would otherwise
+ * keep it busy for minutes to hours). The encrypted PKCS#8 files are read
+ * as DER and as PEM, with a password as a user would give one. */
+static void test_costly_kdf(void)
+{
+    char conf[64], der[64], pem[64];
+    size_t i;
+
+    for (i = 0; i < sizeof(costly) / sizeof(costly[0]); i++) {
+        snprintf(conf, sizeof(conf), "%s.cnf", costly[i].name);
+        snprintf(der, sizeof(der), "%s.der", costly[i].name);
+        snprintf(pem, sizeof(pem), "%s.pem", costly[i].name);
+        CHECK(write_text(conf, costly[i].conf));
+        if (run("openssl asn1parse -genconf %s -noout -out %s", conf, der)) {
+            CHECK(0);
+            continue;
+        }
+        if (strncmp(costly[i].name, "p12-", 4) == 0) {
+            /* No MAC, so read without a password, as `secretref` would. */
+            expect_fail(der, NULL, SR_ERR_FORMAT, costly[i].must);
+            continue;
+        }
+        expect_fail(der, PASSWORD, SR_ERR_FORMAT, costly[i].must);
+        CHECK(run("{ echo '-----BEGIN ENCRYPTED PRIVATE KEY-----' && "
+                  "openssl base64 -in %s && "
+                  "echo '-----END ENCRYPTED PRIVATE KEY-----'; } >%s",
+                  der, pem) == 0);
+        expect_fail(pem, PASSWORD, SR_ERR_FORMAT, costly[i].must);
+    }
+}
+
 /* Public keys alone, compressed points, and the edges of the API. */
 static void test_public_and_api(void)
 {
@@ -944,6 +1057,7 @@ int main(void)
     test_openssh();
     test_unsupported();
     test_garbage();
+    test_costly_kdf();
     test_public_and_api();
     if (chdir(cwd) != 0)
         CHECK(0);
