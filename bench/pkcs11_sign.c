@@ -19,6 +19,7 @@
 #endif
 #include "secretref.h"
 #include "samples.h"
+#include "testdir.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -620,12 +621,7 @@ int main(int argc, char **argv)
         return 1;
     }
     /* Nothing from the user's configuration reaches the module. */
-    unsetenv("SECRETREF_STORE");
-    unsetenv("SECRETREF_KEY_FILE");
-    unsetenv("SECRETREF_ENVIRONMENT");
-    unsetenv("SECRETREF_PASSPHRASE_FILE");
-    setenv("XDG_CONFIG_HOME", tmpdir, 1);
-    setenv("XDG_DATA_HOME", tmpdir, 1);
+    test_env_isolate(tmpdir);
 
     fprintf(stderr,
             "bench: making the keys, the store and the SoftHSM "

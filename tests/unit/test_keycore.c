@@ -12,6 +12,8 @@
  * nothing to test for that. */
 #include "check.h"
 #include "secretref.h"
+#include "testdir.h"
+#include "threads.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -574,10 +576,9 @@ static void *worker_run(void *arg)
 static void test_threads(sr_store *st, const char *name, int count)
 {
     struct worker workers[THREADS];
-    pthread_t threads[THREADS];
     pthread_barrier_t start;
     sr_key *key = NULL;
-    int i, started = 0;
+    int i;
 
     CHECK_RC(sr_key_open(st, name, &key), SR_OK);
     if (!key)
@@ -590,17 +591,8 @@ static void test_threads(sr_store *st, const char *name, int count)
         workers[i].count = count;
         workers[i].start = &start;
     }
-    for (i = 0; i < THREADS; i++)
-        if (pthread_create(&threads[i], NULL, worker_run, &workers[i]) == 0)
-            started++;
-    CHECK(started == THREADS);
-    if (started != THREADS) {
-        /* The barrier would never open: nothing sensible to do. */
-        fprintf(stderr, "only %d threads started\n", started);
-        exit(1);
-    }
+    test_threads_run(THREADS, worker_run, workers, sizeof(workers[0]));
     for (i = 0; i < THREADS; i++) {
-        pthread_join(threads[i], NULL);
         CHECK(workers[i].signed_ok == count);
         CHECK(workers[i].verified == count);
     }
@@ -826,27 +818,13 @@ static void test_audit(sr_store *st)
 
 int main(void)
 {
-    const char *base = getenv("SECRETREF_TEST_TMP");
     char err[512] = "";
     sr_config cfg;
     sr_store *st = NULL;
     size_t i;
 
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0700);
-    snprintf(tmpdir, sizeof(tmpdir), "%s/test_keycore.XXXXXX", base);
-    if (!mkdtemp(tmpdir)) {
-        fprintf(stderr, "mkdtemp %s: %s\n", tmpdir, strerror(errno));
+    if (!test_dir_make(tmpdir, sizeof(tmpdir), "test_keycore"))
         return 1;
-    }
-    /* Nothing from the environment or the user's configuration. */
-    unsetenv("SECRETREF_STORE");
-    unsetenv("SECRETREF_KEY_FILE");
-    unsetenv("SECRETREF_ENVIRONMENT");
-    unsetenv("SECRETREF_PASSPHRASE_FILE");
-    setenv("XDG_CONFIG_HOME", tmpdir, 1);
-    setenv("XDG_DATA_HOME", tmpdir, 1);
     snprintf(store_path, sizeof(store_path), "%s/store/store.db", tmpdir);
     snprintf(key_path, sizeof(key_path), "%s/keys/master.key", tmpdir);
 
@@ -875,11 +853,6 @@ int main(void)
     }
     test_refcount();
 
-    if (!check_failures) {
-        char cmd[PATH_MAX + 16];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", tmpdir);
-    }
+    test_dir_done(tmpdir, check_failures);
     return check_done("test_keycore");
 }

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "secretref.h"
+#include "testdir.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -423,22 +424,8 @@ static inline void find_keys(CK_SESSION_HANDLE s)
  * store is through pReserved alone. Then loads the module. */
 static inline int p11t_begin(const char *name)
 {
-    const char *base = getenv("SECRETREF_TEST_TMP");
-
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0700);
-    snprintf(tmpdir, sizeof(tmpdir), "%s/%s.XXXXXX", base, name);
-    if (!mkdtemp(tmpdir)) {
-        fprintf(stderr, "mkdtemp %s: %s\n", tmpdir, strerror(errno));
+    if (!test_dir_make(tmpdir, sizeof(tmpdir), name))
         return 0;
-    }
-    unsetenv("SECRETREF_STORE");
-    unsetenv("SECRETREF_KEY_FILE");
-    unsetenv("SECRETREF_ENVIRONMENT");
-    unsetenv("SECRETREF_PASSPHRASE_FILE");
-    setenv("XDG_CONFIG_HOME", tmpdir, 1);
-    setenv("XDG_DATA_HOME", tmpdir, 1);
     snprintf(store_path, sizeof(store_path), "%s/store/store.db", tmpdir);
     snprintf(key_path, sizeof(key_path), "%s/keys/master.key", tmpdir);
     snprintf(init_reserved, sizeof(init_reserved), "store=%s key_file=%s",
@@ -456,12 +443,7 @@ static inline int p11t_end(const char *name)
         EVP_PKEY_free(keys[i].spki);
         EVP_PKEY_free(token_pub[i]);
     }
-    if (!check_failures && tmpdir[0]) {
-        char cmd[PATH_MAX + 16];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", tmpdir);
-    }
+    test_dir_done(tmpdir, check_failures);
     return check_done(name);
 }
 

@@ -8,6 +8,7 @@
  * store's side is in test_pkcs11.c. */
 #include "check.h"
 #include "secretref.h"
+#include "testdir.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -261,22 +262,8 @@ static void test_login(void)
 
 int main(void)
 {
-    const char *base = getenv("SECRETREF_TEST_TMP");
-
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0700);
-    snprintf(tmpdir, sizeof(tmpdir), "%s/test_pkcs11_login.XXXXXX", base);
-    if (!mkdtemp(tmpdir)) {
-        fprintf(stderr, "mkdtemp %s: %s\n", tmpdir, strerror(errno));
+    if (!test_dir_make(tmpdir, sizeof(tmpdir), "test_pkcs11_login"))
         return 1;
-    }
-    unsetenv("SECRETREF_STORE");
-    unsetenv("SECRETREF_KEY_FILE");
-    unsetenv("SECRETREF_ENVIRONMENT");
-    unsetenv("SECRETREF_PASSPHRASE_FILE");
-    setenv("XDG_CONFIG_HOME", tmpdir, 1);
-    setenv("XDG_DATA_HOME", tmpdir, 1);
     snprintf(store_path, sizeof(store_path), "%s/store/store.db", tmpdir);
     snprintf(init_reserved, sizeof(init_reserved), "store=%s", store_path);
 
@@ -284,11 +271,6 @@ int main(void)
         test_login();
     EVP_PKEY_free(spki);
 
-    if (!check_failures) {
-        char cmd[PATH_MAX + 16];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", tmpdir);
-    }
+    test_dir_done(tmpdir, check_failures);
     return check_done("test_pkcs11_login");
 }

@@ -15,6 +15,8 @@
 #endif
 #include "check.h"
 #include "secretref.h"
+#include "testdir.h"
+#include "threads.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -226,9 +228,8 @@ static void test_threads(EVP_PKEY *key, EVP_PKEY *pub, const char *md,
                          int rsa)
 {
     struct worker workers[THREADS];
-    pthread_t threads[THREADS];
     pthread_barrier_t start;
-    int i, started = 0;
+    int i;
 
     pthread_barrier_init(&start, NULL, THREADS);
     for (i = 0; i < THREADS; i++) {
@@ -240,17 +241,8 @@ static void test_threads(EVP_PKEY *key, EVP_PKEY *pub, const char *md,
         workers[i].index = i;
         workers[i].start = &start;
     }
-    for (i = 0; i < THREADS; i++)
-        if (pthread_create(&threads[i], NULL, worker_run, &workers[i]) == 0)
-            started++;
-    CHECK(started == THREADS);
-    if (started != THREADS) {
-        /* The barrier would never open. */
-        fprintf(stderr, "only %d threads started\n", started);
-        exit(1);
-    }
+    test_threads_run(THREADS, worker_run, workers, sizeof(workers[0]));
     for (i = 0; i < THREADS; i++) {
-        pthread_join(threads[i], NULL);
         CHECK(workers[i].signed_ok == SIGNS_PER_THREAD);
         CHECK(workers[i].verified == SIGNS_PER_THREAD);
     }
@@ -555,24 +547,11 @@ static void unload_providers(void)
 
 int main(void)
 {
-    const char *base = getenv("SECRETREF_TEST_TMP");
     size_t i;
 
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0700);
-    snprintf(tmpdir, sizeof(tmpdir), "%s/test_provider_threads.XXXXXX",
-             base);
-    if (!mkdtemp(tmpdir)) {
-        fprintf(stderr, "mkdtemp %s: %s\n", tmpdir, strerror(errno));
+    if (!test_dir_make(tmpdir, sizeof(tmpdir), "test_provider_threads"))
         return 1;
-    }
-    /* Nothing from the user's configuration: the provider finds the store
-     * through these two variables alone. */
-    unsetenv("SECRETREF_ENVIRONMENT");
-    unsetenv("SECRETREF_PASSPHRASE_FILE");
-    setenv("XDG_CONFIG_HOME", tmpdir, 1);
-    setenv("XDG_DATA_HOME", tmpdir, 1);
+    /* The provider finds the store through these two variables alone. */
     snprintf(store_path, sizeof(store_path), "%s/store/store.db", tmpdir);
     snprintf(key_path, sizeof(key_path), "%s/keys/master.key", tmpdir);
     setenv("SECRETREF_STORE", store_path, 1);
@@ -592,11 +571,6 @@ int main(void)
     }
     unload_providers();
 
-    if (!check_failures) {
-        char cmd[PATH_MAX + 16];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", tmpdir);
-    }
+    test_dir_done(tmpdir, check_failures);
     return check_done("test_provider_threads");
 }
