@@ -110,7 +110,8 @@ static json_t *ref_json(const sr_ref_info *info)
          set(ref, "expires",
              *info->expires ? json_string(info->expires) : json_null()) &&
          set(ref, "kind", json_string(sr_kind_name(info->kind)));
-    if (ok && info->kind == SR_KIND_KEY_VAULT && info->vault_secret) {
+    /* A Key Vault certificate has its locator too: its key stays there. */
+    if (ok && info->vault_secret) {
         ok = set(ref, "key_vault", part = json_object()) &&
              set(part, "client", json_string(info->vault_client)) &&
              set(part, "secret", json_string(info->vault_secret)) &&

@@ -226,7 +226,10 @@ static sr_rc read_reference(sr_store *st, const struct import_plan *plan,
                       r->environment);
     vault = json_object_get(obj, "key_vault");
     cert = json_object_get(obj, "certificate");
-    if ((vault && r->kind != SR_KIND_KEY_VAULT) ||
+    /* A Key Vault certificate arrives with its public part, since import
+     * does not call Key Vault. */
+    if ((vault && r->kind != SR_KIND_KEY_VAULT &&
+         !(r->kind == SR_KIND_CERTIFICATE && cert)) ||
         (cert && r->kind != SR_KIND_CERTIFICATE))
         return sr_err(st, SR_ERR_FORMAT,
                       "%s: parts do not match the kind %s", where, kind);
@@ -503,27 +506,36 @@ static sr_rc write_reference(sr_store *st, const struct import_ref *r,
     spec.environment = r->environment;
     spec.expires = r->expires;
     spec.kind = r->kind;
-    /* A Key Vault locator holds no secret: it arrives ready to resolve. */
-    spec.vault_client = r->vault_client;
-    spec.vault_secret = r->vault_secret;
-    spec.vault_version = r->vault_version;
+    /* A Key Vault locator holds no secret: it arrives ready to resolve. A
+     * certificate's is written with its public part below: given to
+     * sr_ref_create, it would be fetched from Key Vault now. */
+    if (r->kind == SR_KIND_KEY_VAULT) {
+        spec.vault_client = r->vault_client;
+        spec.vault_secret = r->vault_secret;
+        spec.vault_version = r->vault_version;
+    }
     if ((rc = sr_ref_create(st, &spec)) != SR_OK)
         return rc;
     *created = 1;
     if (!r->public_der)
         return SR_OK;
     /* The public part of a certificate reference is kept as version 0, so
-     * show and pubkey work before the key is set. */
+     * show and pubkey work before the key is set; a Key Vault certificate
+     * is complete, as version 1, like one made by new. */
     if ((rc = sr_db_ref_get(st, r->name, env_id, &row)) != SR_OK)
         return rc;
     sr_now_iso(now);
-    v.version = 0;
+    v.version = r->vault_secret ? 1 : 0;
+    v.vault_client = (char *)r->vault_client;
+    v.vault_secret = (char *)r->vault_secret;
+    v.vault_version = (char *)r->vault_version;
     v.public_key = r->public_der;
     v.public_key_len = r->public_len;
     v.cert_chain_pem = (char *)r->chain;
     v.created = now;
     v.created_by = st->user;
-    v.note = (char *)"imported (public part only)";
+    v.note = (char *)(r->vault_secret ? "imported (Key Vault certificate)"
+                                      : "imported (public part only)");
     rc = sr_db_version_add(st, row.info.id, &v);
     sr_ref_row_clear(&row);
     return rc;

@@ -55,6 +55,33 @@ openssl pkey -in "$T/input/kv-ec2.key" -pubout >"$T/input/kv-ec2.pub"
 expect 0 check-new openssl dgst -sha256 -verify "$T/input/kv-ec2.pub" \
   -signature "$T/sig-new" "$T/msg"
 
+# Export and import: a Key Vault certificate keeps its locator, and with
+# its public part arrives complete in another store, where it signs with
+# the key fetched from Key Vault. Nothing of the key is in the file.
+expect 0 kv-export sr export --output "$T/kv-export.json"
+equal "$(jq -c '.references[] | select(.name == "kv-ec") | .key_vault' "$T/kv-export.json")" \
+  '{"client":"kv","secret":"ec-cert","version":null}' "kv-ec's Key Vault locator is exported"
+first_store=$SECRETREF_STORE first_key=$SECRETREF_KEY_FILE
+export SECRETREF_STORE=$T/second/store.db SECRETREF_KEY_FILE=$T/second-keys/master.key
+expect 0 second-init sr init
+kv_secret_client kv myvault
+expect 0 kv-import sr import "$T/kv-export.json"
+expect 0 imported-pubkey sr pubkey kv-ec
+cmp -s "$T/imported-pubkey.out" "$T/input/kv-ec2.pub" && pass ||
+  fail "the imported kv-ec has not the Key Vault certificate's public key"
+expect 0 imported-show sr show kv-ec --json
+equal "$(jq -c .key_vault "$T/imported-show.out")" '{"client":"kv","secret":"ec-cert","version":null}' \
+  "the imported kv-ec resolves from Key Vault"
+expect 0 imported-sign ossl sd dgst -sha256 -sign secretref:kv-ec -out "$T/sig-imported" "$T/msg"
+expect 0 imported-check openssl dgst -sha256 -verify "$T/input/kv-ec2.pub" \
+  -signature "$T/sig-imported" "$T/msg"
+expect 0 imported-verify sr verify kv-ec
+equal "$(sqlite3 "$SECRETREF_STORE" "SELECT count(*) FROM ref_versions WHERE sealed IS NOT NULL
+  AND ref_id IN (SELECT id FROM refs WHERE name LIKE 'kv-%' AND name != 'kv-secret')")" \
+  0 "no sealed key for an imported Key Vault certificate"
+lacks "$T/kv-export.json" "PRIVATE KEY"
+export SECRETREF_STORE=$first_store SECRETREF_KEY_FILE=$first_key
+
 # A missing certificate: a clear remote error, nothing created.
 expect 7 missing sr new kv-none --certificate vault://kv/no-such-cert
 err_contains "SecretNotFound"
