@@ -8,7 +8,8 @@
 source "$(dirname "$0")/../lib/common.sh"
 require jq
 
-duration=5        # seconds of concurrent load
+duration=$(scaled 5) # seconds of concurrent load (longer under valgrind)
+duration=${duration%.*}
 max_rounds=5000   # a bound on every loop, whatever the clock says
 shared=5          # references the readers use and the writer rotates
 

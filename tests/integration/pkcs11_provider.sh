@@ -52,7 +52,8 @@ if [ "${SECRETREF_ASAN:-0}" = 1 ]; then
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$@"
   }
 else
-  p11foreign() { "$@"; }
+  # Under valgrind, "foreign": openssl, pkcs11-provider and our module.
+  p11foreign() { foreign "$@"; }
 fi
 # p11ssl ARGS...: openssl with pkcs11-provider (it loads our module).
 p11ssl() { OPENSSL_CONF=$T/openssl.cnf p11foreign openssl "$@"; }

@@ -126,8 +126,17 @@ foreign() {
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$@"
   elif [ -n "$vg_logs" ] && [ "$1" != strace ]; then
+    # As another user (setpriv OPTIONS PROGRAM...), valgrind starts after
+    # setpriv: it reopens its log at every exec, and the new user could not
+    # open the file root made.
+    local as=()
+    if [ "${1##*/}" = setpriv ]; then
+      as=("$1")
+      shift
+      while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do as+=("$1"); shift; done
+    fi
     # shellcheck disable=SC2086
-    valgrind $SECRETREF_VALGRIND_OPTIONS --trace-children=yes \
+    "${as[@]}" valgrind $SECRETREF_VALGRIND_OPTIONS --trace-children=yes \
       --log-file="$vg_logs/foreign-${1##*/}.%p.log" "$@"
   else
     "$@"
