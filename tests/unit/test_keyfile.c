@@ -941,8 +941,22 @@ static int write_text(const char *name, const char *text)
  * as DER and as PEM, with a password as a user would give one. */
 static void test_costly_kdf(void)
 {
+    /* What exporters make stays under the bound: scrypt at OpenSSL's
+     * defaults (N*r*p = 2^17) and PBKDF2 at OWASP's 600,000 iterations. */
+    static const char *const usual[] = {"ec256.scrypt.pem", "ec256.600k.pem"};
+    struct want w = {NULL, PASSWORD, "ec256.pem", "EC", 256, 0, NULL, NULL,
+                     NULL, NULL};
     char conf[64], der[64], pem[64];
     size_t i;
+
+    CHECK(run("openssl pkcs8 -topk8 -scrypt -in ec256.pem "
+              "-passout file:pw.txt -out ec256.scrypt.pem") == 0);
+    CHECK(run("openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000 "
+              "-in ec256.pem -passout file:pw.txt -out ec256.600k.pem") == 0);
+    for (i = 0; i < sizeof(usual) / sizeof(usual[0]); i++) {
+        w.file = usual[i];
+        expect_key(&w);
+    }
 
     for (i = 0; i < sizeof(costly) / sizeof(costly[0]); i++) {
         snprintf(conf, sizeof(conf), "%s.cnf", costly[i].name);
