@@ -13,7 +13,6 @@
 #include "testdir.h"
 
 #include <dlfcn.h>
-#include <errno.h>
 #include <limits.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -24,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef SECRETREF_MODULE_DIR

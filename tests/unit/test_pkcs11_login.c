@@ -11,7 +11,6 @@
 #include "testdir.h"
 
 #include <dlfcn.h>
-#include <errno.h>
 #include <limits.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -20,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef SECRETREF_MODULE_DIR
